@@ -1,0 +1,1 @@
+"""Backend for county urban–rural education communities (see ../shared/DOMAIN.md)."""

@@ -1,0 +1,91 @@
+"""The application factory: settings, extensions and blueprints — no queries, no network."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+
+from flask import Flask, Response, send_from_directory
+from swagger_ui_bundle import swagger_ui_path
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from backend import cli
+from backend.auth.api import THROTTLE_KEY, devices_blp, users_blp
+from backend.auth.api import blp as auth_blp
+from backend.auth.policy import public
+from backend.auth.throttle import LoginThrottle
+from backend.config import Settings
+from backend.db import db
+from backend.errors import register_error_handlers
+from backend.exchange.api import blueprints as exchange_blueprints
+from backend.extensions import Api, ErrorSchema, api_config, store_settings
+from backend.imports.api import blp as imports_blp
+from backend.org.api import blueprints as org_blueprints
+
+BLUEPRINTS = [
+    auth_blp,
+    users_blp,
+    devices_blp,
+    *org_blueprints,
+    *exchange_blueprints,
+    imports_blp,
+]
+
+
+def create_app(settings: Settings | None = None) -> Flask:
+    settings = settings or Settings.from_env()
+    app = Flask(__name__, static_folder=None, instance_path=str(settings.instance_path))
+    app.config.update(
+        MAX_CONTENT_LENGTH=settings.max_request_bytes,
+        JSON_AS_ASCII=False,
+        **api_config(settings),
+    )
+    store_settings(app, settings)
+    if settings.proxy_count:
+        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
+            app.wsgi_app, x_for=settings.proxy_count, x_proto=settings.proxy_count
+        )
+    db.init_app(app, settings)
+    app.extensions[THROTTLE_KEY] = LoginThrottle.from_settings(
+        settings.login_limit_per_account, settings.login_limit_per_ip, settings.redis_url
+    )
+
+    api = Api(app)
+    api.ERROR_SCHEMA = ErrorSchema
+    for blueprint in BLUEPRINTS:
+        api.register_blueprint(blueprint)
+    register_error_handlers(app)
+    _serve_docs_assets(app)
+    app.after_request(_security_headers)
+    cli.register(app)
+    return app
+
+
+def _serve_docs_assets(app: Flask) -> None:
+    @public
+    def docs_assets(filename: str) -> Response:
+        return send_from_directory(swagger_ui_path, filename)
+
+    app.add_url_rule("/api/v1/docs/assets/<path:filename>", view_func=docs_assets)
+    # flask-smorest's own document views (bound methods) need no token either.
+    for endpoint, view in list(app.view_functions.items()):
+        if endpoint.startswith("api-docs."):
+            app.view_functions[endpoint] = public(_plain_function(view))
+
+
+def _plain_function(view: Callable[..., Any]) -> Callable[..., Any]:
+    @wraps(view)
+    def call(*args: Any, **kwargs: Any) -> Any:
+        return view(*args, **kwargs)
+
+    return call
+
+
+def _security_headers(response: Response) -> Response:
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    response.headers.setdefault("Referrer-Policy", "no-referrer")
+    response.headers.setdefault("X-Frame-Options", "DENY")
+    if response.mimetype == "application/json":
+        response.headers.setdefault("Cache-Control", "no-store")
+    return response

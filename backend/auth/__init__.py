@@ -1,0 +1,1 @@
+"""Users, roles and scope, phone devices and their tokens."""

@@ -1,0 +1,405 @@
+"""The one place that decides who may read and write what.
+
+Each (resource, action) maps each role that may ever do it to a *scope*: a SQL condition
+on the resource's rows for that caller. Queries are built scoped — never fetch-then-check —
+so an object outside the caller's scope simply is not found (404, its existence unleaked),
+while a role that may never do an action at all gets 403.
+
+Every view is wrapped by :func:`requires` (or marked :func:`public`); a test walks the
+app's url map and fails on a route without a policy.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import StrEnum
+from functools import wraps
+from typing import Any, TypeVar, cast
+
+import sqlalchemy as sa
+from flask import current_app, g, request
+from sqlalchemy.orm import Session
+
+from backend.auth.models import Device, User
+from backend.auth.tokens import decode_access_token
+from backend.db import Base
+from backend.errors import AuthenticationFailed, NotFound, PermissionDenied
+from backend.exchange.models import Secondment, Teacher
+from backend.org.models import Community, CommunityMembership, MembershipChange, Region, School
+
+F = TypeVar("F", bound=Callable[..., Any])
+Condition = sa.ColumnElement[bool]
+
+
+class Resource(StrEnum):
+    REGION = "region"
+    SCHOOL = "school"
+    COMMUNITY = "community"
+    MEMBERSHIP_CHANGE = "membership_change"
+    TEACHER = "teacher"
+    SECONDMENT = "secondment"
+    USER = "user"
+    DEVICE = "device"
+
+
+class Action(StrEnum):
+    READ = "read"
+    WRITE = "write"
+    APPROVE = "approve"
+
+
+@dataclass(frozen=True)
+class Principal:
+    """The authenticated caller: a user, the role's scope anchor, and the device in use."""
+
+    user_id: uuid.UUID
+    username: str
+    role: str
+    device_pk: uuid.UUID
+    teacher_id: uuid.UUID | None = None
+    school_id: uuid.UUID | None = None
+    region_id: uuid.UUID | None = None
+    region_path: str | None = None
+
+
+# --- scope building blocks ---------------------------------------------------------------
+
+
+def _regions_below(p: Principal) -> sa.Select[Any]:
+    return sa.select(Region.id).where(Region.path.startswith(p.region_path or "\x00"))
+
+
+def _in_region(column: Any, p: Principal) -> Condition:
+    condition: Condition = column.in_(_regions_below(p))
+    return condition
+
+
+def _schools_in_region(p: Principal) -> sa.Select[Any]:
+    return sa.select(School.id).where(_in_region(School.region_id, p))
+
+
+def _own_secondments(p: Principal) -> sa.Select[Any]:
+    return sa.select(Secondment).where(Secondment.teacher_id == p.teacher_id)
+
+
+def _teacher_schools(p: Principal) -> Condition:
+    """A teacher's home school and the host schools of their secondments."""
+    own = _own_secondments(p).subquery()
+    home = sa.select(Teacher.home_school_id).where(Teacher.id == p.teacher_id)
+    return sa.or_(
+        School.id.in_(home),
+        School.id.in_(sa.select(own.c.host_school_id)),
+        School.id.in_(sa.select(own.c.home_school_id)),
+    )
+
+
+def _communities_of_school(school_id: uuid.UUID | None) -> sa.Select[Any]:
+    """Communities the school belongs or belonged to (history stays visible to it)."""
+    return sa.select(CommunityMembership.community_id).where(
+        CommunityMembership.school_id == school_id
+    )
+
+
+def _community_partners(p: Principal) -> Condition:
+    """The school itself and the schools it currently shares a community with."""
+    current = sa.select(CommunityMembership.community_id).where(
+        CommunityMembership.school_id == p.school_id, CommunityMembership.left_on.is_(None)
+    )
+    partners = sa.select(CommunityMembership.school_id).where(
+        CommunityMembership.community_id.in_(current), CommunityMembership.left_on.is_(None)
+    )
+    return sa.or_(School.id == p.school_id, School.id.in_(partners))
+
+
+def _teachers_hosted_by(school_id: uuid.UUID | None) -> sa.Select[Any]:
+    return sa.select(Secondment.teacher_id).where(Secondment.host_school_id == school_id)
+
+
+def _users_of_region(p: Principal) -> Condition:
+    schools = _schools_in_region(p)
+    teachers = sa.select(Teacher.id).where(Teacher.home_school_id.in_(schools))
+    return sa.or_(
+        User.region_id.in_(_regions_below(p)),
+        User.school_id.in_(schools),
+        User.teacher_id.in_(teachers),
+    )
+
+
+def _users_of_school(p: Principal) -> Condition:
+    teachers = sa.select(Teacher.id).where(Teacher.home_school_id == p.school_id)
+    return sa.or_(User.school_id == p.school_id, User.teacher_id.in_(teachers))
+
+
+def _devices_of(users: Condition, p: Principal) -> Condition:
+    return sa.or_(Device.user_id == p.user_id, Device.user_id.in_(sa.select(User.id).where(users)))
+
+
+ScopeFn = Callable[[Principal], Condition]
+BUREAU = ("bureau_admin",)
+OVERSIGHT = ("bureau_admin", "inspector")
+
+
+def _each(roles: tuple[str, ...], fn: ScopeFn) -> dict[str, ScopeFn]:
+    return dict.fromkeys(roles, fn)
+
+
+POLICY: dict[tuple[Resource, Action], dict[str, ScopeFn]] = {
+    (Resource.REGION, Action.READ): _each(
+        OVERSIGHT, lambda p: Region.path.startswith(p.region_path or "\x00")
+    ),
+    (Resource.REGION, Action.WRITE): _each(
+        BUREAU, lambda p: Region.path.startswith(p.region_path or "\x00")
+    ),
+    (Resource.SCHOOL, Action.READ): {
+        **_each(OVERSIGHT, lambda p: _in_region(School.region_id, p)),
+        "school_admin": _community_partners,
+        "teacher": _teacher_schools,
+    },
+    (Resource.SCHOOL, Action.WRITE): {
+        "bureau_admin": lambda p: _in_region(School.region_id, p),
+        "school_admin": lambda p: School.id == p.school_id,
+    },
+    (Resource.COMMUNITY, Action.READ): {
+        **_each(OVERSIGHT, lambda p: _in_region(Community.region_id, p)),
+        "school_admin": lambda p: Community.id.in_(_communities_of_school(p.school_id)),
+        "teacher": lambda p: sa.or_(
+            Community.id.in_(sa.select(_own_secondments(p).subquery().c.community_id)),
+            Community.id.in_(
+                _communities_of_school(
+                    sa.select(Teacher.home_school_id)
+                    .where(Teacher.id == p.teacher_id)
+                    .scalar_subquery()  # type: ignore[arg-type]
+                )
+            ),
+        ),
+    },
+    (Resource.COMMUNITY, Action.WRITE): _each(BUREAU, lambda p: _in_region(Community.region_id, p)),
+    (Resource.MEMBERSHIP_CHANGE, Action.READ): {
+        **_each(
+            OVERSIGHT,
+            lambda p: MembershipChange.community_id.in_(
+                sa.select(Community.id).where(_in_region(Community.region_id, p))
+            ),
+        ),
+        "school_admin": lambda p: sa.or_(
+            MembershipChange.school_id == p.school_id,
+            MembershipChange.community_id.in_(
+                sa.select(Community.id).where(Community.core_school_id == p.school_id)
+            ),
+        ),
+    },
+    (Resource.MEMBERSHIP_CHANGE, Action.WRITE): {
+        "bureau_admin": lambda p: MembershipChange.community_id.in_(
+            sa.select(Community.id).where(_in_region(Community.region_id, p))
+        ),
+        # A school asks to join or leave for itself (001 §15: "集团可…提出变更成员的申请").
+        "school_admin": lambda p: MembershipChange.school_id == p.school_id,
+    },
+    (Resource.MEMBERSHIP_CHANGE, Action.APPROVE): _each(
+        BUREAU,
+        lambda p: MembershipChange.community_id.in_(
+            sa.select(Community.id).where(_in_region(Community.region_id, p))
+        ),
+    ),
+    (Resource.TEACHER, Action.READ): {
+        **_each(OVERSIGHT, lambda p: Teacher.home_school_id.in_(_schools_in_region(p))),
+        "school_admin": lambda p: sa.or_(
+            Teacher.home_school_id == p.school_id, Teacher.id.in_(_teachers_hosted_by(p.school_id))
+        ),
+        "teacher": lambda p: Teacher.id == p.teacher_id,
+    },
+    (Resource.TEACHER, Action.WRITE): {
+        "bureau_admin": lambda p: Teacher.home_school_id.in_(_schools_in_region(p)),
+        "school_admin": lambda p: Teacher.home_school_id == p.school_id,
+    },
+    (Resource.SECONDMENT, Action.READ): {
+        **_each(
+            OVERSIGHT,
+            lambda p: sa.or_(
+                Secondment.home_school_id.in_(_schools_in_region(p)),
+                Secondment.host_school_id.in_(_schools_in_region(p)),
+            ),
+        ),
+        "school_admin": lambda p: sa.or_(
+            Secondment.home_school_id == p.school_id, Secondment.host_school_id == p.school_id
+        ),
+        "teacher": lambda p: Secondment.teacher_id == p.teacher_id,
+    },
+    (Resource.SECONDMENT, Action.WRITE): _each(
+        BUREAU,
+        lambda p: sa.and_(
+            Secondment.home_school_id.in_(_schools_in_region(p)),
+            Secondment.host_school_id.in_(_schools_in_region(p)),
+        ),
+    ),
+    (Resource.USER, Action.READ): {
+        "bureau_admin": _users_of_region,
+        "school_admin": _users_of_school,
+    },
+    (Resource.USER, Action.WRITE): _each(BUREAU, _users_of_region),
+    (Resource.DEVICE, Action.READ): {
+        "bureau_admin": lambda p: _devices_of(_users_of_region(p), p),
+        "school_admin": lambda p: _devices_of(_users_of_school(p), p),
+        **_each(("inspector", "teacher"), lambda p: Device.user_id == p.user_id),
+    },
+    (Resource.DEVICE, Action.WRITE): {
+        "bureau_admin": lambda p: _devices_of(_users_of_region(p), p),
+        "school_admin": lambda p: _devices_of(_users_of_school(p), p),
+        **_each(("inspector", "teacher"), lambda p: Device.user_id == p.user_id),
+    },
+}
+
+MODELS: dict[Resource, type[Base]] = {
+    Resource.REGION: Region,
+    Resource.SCHOOL: School,
+    Resource.COMMUNITY: Community,
+    Resource.MEMBERSHIP_CHANGE: MembershipChange,
+    Resource.TEACHER: Teacher,
+    Resource.SECONDMENT: Secondment,
+    Resource.USER: User,
+    Resource.DEVICE: Device,
+}
+
+
+def may(principal: Principal, resource: Resource, action: Action) -> bool:
+    return principal.role in POLICY.get((resource, action), {})
+
+
+def scope(principal: Principal, resource: Resource, action: Action) -> Condition:
+    """The SQL condition selecting the rows of ``resource`` the caller may ``action``."""
+    rules = POLICY.get((resource, action), {})
+    rule = rules.get(principal.role)
+    if rule is None:
+        raise PermissionDenied(f"A {principal.role} may not {action} {resource} records")
+    return rule(principal)
+
+
+M = TypeVar("M", bound=Base)
+
+
+def scoped_select(principal: Principal, resource: Resource, action: Action) -> sa.Select[Any]:
+    model = MODELS[resource]
+    return sa.select(model).where(scope(principal, resource, action))
+
+
+def get_scoped(
+    session: Session,
+    principal: Principal,
+    resource: Resource,
+    action: Action,
+    object_id: uuid.UUID,
+    *,
+    for_update: bool = False,
+) -> Any:
+    """The object if it is within the caller's scope for ``action``; else 404."""
+    model = MODELS[resource]
+    stmt = scoped_select(principal, resource, action).where(
+        model.id == object_id  # type: ignore[attr-defined]
+    )
+    if for_update:
+        stmt = stmt.with_for_update()
+    obj = session.scalars(stmt).one_or_none()
+    if obj is None:
+        raise NotFound(f"No {resource.replace('_', ' ')} {object_id}")
+    return obj
+
+
+def in_scope(
+    session: Session,
+    principal: Principal,
+    resource: Resource,
+    action: Action,
+    object_id: uuid.UUID,
+) -> bool:
+    model = MODELS[resource]
+    stmt = sa.select(
+        sa.exists().where(
+            model.id == object_id,  # type: ignore[attr-defined]
+            scope(principal, resource, action),
+        )
+    )
+    return bool(session.scalar(stmt))
+
+
+# --- authentication and the view decorators ---------------------------------------------
+
+
+def _bearer_token() -> str:
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise AuthenticationFailed("Missing bearer token")
+    return token.strip()
+
+
+def authenticate(session: Session) -> Principal:
+    """Resolve the bearer token to a principal; the device must be live, the user active."""
+    from backend.extensions import settings_of  # local: extensions imports this module
+
+    claims = decode_access_token(settings_of(current_app), _bearer_token())
+    row = session.execute(
+        sa.select(User, Device, Region.path)
+        .join(Device, Device.user_id == User.id)
+        .outerjoin(Region, Region.id == User.region_id)
+        .where(User.id == claims.user_id, Device.id == claims.device_pk)
+    ).one_or_none()
+    if row is None:
+        raise AuthenticationFailed("Invalid access token")
+    user, device, region_path = row
+    if not user.active:
+        raise AuthenticationFailed("Account disabled")
+    if device.revoked_at is not None:
+        raise AuthenticationFailed("This device has been revoked; log in again")
+    return Principal(
+        user_id=user.id,
+        username=user.username,
+        role=user.role,
+        device_pk=device.id,
+        teacher_id=user.teacher_id,
+        school_id=user.school_id,
+        region_id=user.region_id,
+        region_path=region_path,
+    )
+
+
+def current_principal() -> Principal:
+    principal: Principal | None = g.get("principal")
+    if principal is None:  # pragma: no cover - a view without @requires is caught by a test
+        raise AuthenticationFailed("Not authenticated")
+    return principal
+
+
+def requires(resource: Resource | None, action: Action | None = None) -> Callable[[F], F]:
+    """Authenticate the caller and, when given, require that the role may ``action``.
+
+    ``requires(None)`` means "any authenticated user"; the view then scopes by itself to
+    the caller (e.g. ``/auth/me``).
+    """
+
+    def decorate(view: F) -> F:
+        @wraps(view)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            from backend.db import db
+
+            principal = authenticate(db.session)
+            if resource is not None and action is not None and not may(principal, resource, action):
+                raise PermissionDenied(f"A {principal.role} may not {action} {resource} records")
+            g.principal = principal
+            return view(*args, **kwargs)
+
+        wrapper.__policy__ = (resource, action)  # type: ignore[attr-defined]
+        return cast(F, wrapper)
+
+    return decorate
+
+
+def public(view: F) -> F:
+    """Mark a view as needing no token (login, refresh, the API documents)."""
+    view.__policy__ = "public"  # type: ignore[attr-defined]
+    return view
+
+
+def policy_of(view: Callable[..., Any]) -> object | None:
+    return getattr(view, "__policy__", None)

@@ -1,0 +1,143 @@
+"""Flask CLI: ``db`` (Alembic migrations), ``create-user`` and ``demo-data``."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config
+from flask import Flask, current_app
+
+from backend.config import PROJECT_ROOT
+from backend.db import db
+from backend.errors import DomainError
+
+
+def alembic_config() -> Config:
+    return Config(str(Path(PROJECT_ROOT) / "alembic.ini"))
+
+
+def upgrade_database(connection: sa.Connection | None = None, revision: str = "head") -> None:
+    config = alembic_config()
+    if connection is not None:
+        config.attributes["connection"] = connection
+    command.upgrade(config, revision)
+
+
+@click.group("db", help="Database migrations (Alembic); the schema is created only by these.")
+def db_group() -> None:
+    pass
+
+
+def _with_app_database(fn_name: str, *args: object, **kwargs: object) -> None:
+    with db.engine.begin() as connection:
+        config = alembic_config()
+        config.attributes["connection"] = connection
+        getattr(command, fn_name)(config, *args, **kwargs)
+
+
+@db_group.command("upgrade")
+@click.argument("revision", default="head")
+def db_upgrade(revision: str) -> None:
+    """Migrate the database up to REVISION (default: head)."""
+    _with_app_database("upgrade", revision)
+
+
+@db_group.command("downgrade")
+@click.argument("revision")
+def db_downgrade(revision: str) -> None:
+    """Migrate the database down to REVISION."""
+    _with_app_database("downgrade", revision)
+
+
+@db_group.command("current")
+def db_current() -> None:
+    _with_app_database("current")
+
+
+@db_group.command("check")
+def db_check() -> None:
+    """Fail if the models and the migrations disagree."""
+    _with_app_database("check")
+
+
+@click.command("create-user")
+@click.option(
+    "--role",
+    required=True,
+    type=click.Choice(["teacher", "school_admin", "inspector", "bureau_admin"]),
+)
+@click.option("--username", required=True)
+@click.option("--password", required=True)
+@click.option("--school", "school_code", help="School code (school_admin)")
+@click.option("--region", "region_code", help="Region code (inspector, bureau_admin)")
+@click.option("--teacher", "staff_no", help="Teacher staff number (teacher)")
+def create_user_command(
+    role: str,
+    username: str,
+    password: str,
+    school_code: str | None,
+    region_code: str | None,
+    staff_no: str | None,
+) -> None:
+    """Create a login; its scope anchor is named by code."""
+    from backend.auth.services import NewUser, create_user
+    from backend.exchange.models import Teacher
+    from backend.extensions import settings_of
+    from backend.org.models import Region, School
+
+    try:
+        with db.unit_of_work() as session:
+
+            def lookup(
+                model: type, column: sa.ColumnElement[str], value: str | None, what: str
+            ) -> object:
+                if value is None:
+                    return None
+                found = session.scalar(sa.select(model.id).where(column == value))  # type: ignore[attr-defined]
+                if found is None:
+                    raise click.BadParameter(f"no {what} with code {value!r}")
+                return found
+
+            new = NewUser(
+                username=username,
+                password=password,
+                role=role,
+                teacher_id=lookup(Teacher, Teacher.staff_no, staff_no, "teacher"),  # type: ignore[arg-type]
+                school_id=lookup(School, School.code, school_code, "school"),  # type: ignore[arg-type]
+                region_id=lookup(Region, Region.code, region_code, "region"),  # type: ignore[arg-type]
+            )
+            user = create_user(session, settings_of(current_app), new)
+            click.echo(f"created {user.role} {user.username} ({user.id})")
+    except DomainError as exc:
+        raise click.ClickException(exc.message) from exc
+
+
+@click.command("demo-data")
+@click.option(
+    "--password", default="demo-pass-2026", show_default=True, help="Password of every demo login"
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the logins as JSON")
+def demo_data_command(password: str, as_json: bool) -> None:
+    """Load the demo county (Xiji and Lianyun, from the seed documents). Idempotent."""
+    from backend.demo.loader import load_demo
+
+    with db.unit_of_work() as session:
+        logins = load_demo(session, current_app, password)
+    if as_json:
+        click.echo(json.dumps(logins, ensure_ascii=False, indent=2))
+        return
+    click.echo(f"{'role':<13} {'username':<24} {'password':<16} scope")
+    for login in logins:
+        click.echo(
+            f"{login['role']:<13} {login['username']:<24} {login['password']:<16} {login['scope']}"
+        )
+
+
+def register(app: Flask) -> None:
+    app.cli.add_command(db_group)
+    app.cli.add_command(create_user_command)
+    app.cli.add_command(demo_data_command)

@@ -1,0 +1,168 @@
+"""One JSON error shape for the whole API, and the domain exceptions that map onto it.
+
+Every error body is ``{"status", "code", "message"}`` plus, where they apply, ``"rule"``
+(the policy rule a request broke, e.g. ``"001 §15"``) and ``"errors"`` (per-field messages,
+keyed by location then field, as webargs reports them).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask, Response, g, jsonify
+from sqlalchemy.exc import IntegrityError
+from werkzeug.exceptions import HTTPException
+
+
+class DomainError(Exception):
+    """Base of every error a service raises on purpose; the API turns it into JSON."""
+
+    status = 400
+    code = "bad_request"
+    # True where the work done before the error must still be committed (see db.py).
+    keep_changes = False
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        rule: str | None = None,
+        field: str | None = None,
+        errors: dict[str, Any] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.rule = rule
+        self.errors = errors if errors is not None else ({field: [message]} if field else None)
+
+
+class RuleViolation(DomainError):
+    """A request is well-formed but breaks a rule of the domain (a policy document's rule)."""
+
+    status = 422
+    code = "rule_violation"
+
+
+class InvalidInput(DomainError):
+    status = 422
+    code = "validation_error"
+
+
+class NotFound(DomainError):
+    """Also what an object outside the caller's scope looks like: its existence is not leaked."""
+
+    status = 404
+    code = "not_found"
+
+
+class Conflict(DomainError):
+    status = 409
+    code = "conflict"
+
+
+class AuthenticationFailed(DomainError):
+    status = 401
+    code = "unauthenticated"
+
+
+class PermissionDenied(DomainError):
+    """The caller's role may never do this (scope misses are NotFound, not this)."""
+
+    status = 403
+    code = "forbidden"
+
+
+def error_body(
+    status: int,
+    code: str,
+    message: str,
+    *,
+    rule: str | None = None,
+    errors: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    body: dict[str, Any] = {"status": status, "code": code, "message": message}
+    if rule:
+        body["rule"] = rule
+    if errors:
+        body["errors"] = errors
+    return body
+
+
+def _slug(name: str) -> str:
+    return name.lower().replace(" ", "_").replace("-", "_").replace("'", "")
+
+
+def _describe_field_errors(errors: dict[str, Any]) -> str:
+    parts: list[str] = []
+    for location, fields in errors.items():
+        if isinstance(fields, dict):
+            for name, messages in fields.items():
+                text = messages[0] if isinstance(messages, list) and messages else messages
+                if isinstance(text, dict):
+                    text = "invalid entries"
+                parts.append(
+                    f"{name}: {text}"
+                    if location in {"json", "form"}
+                    else f"{location}.{name}: {text}"
+                )
+        else:
+            parts.append(f"{location}: {fields}")
+    return "Invalid input — " + "; ".join(parts) if parts else "Invalid input"
+
+
+def http_error_response(error: HTTPException) -> Response:
+    status = error.code or 500
+    data: dict[str, Any] = getattr(error, "data", None) or {}
+    errors = data.get("messages")
+    if status == 422 and errors:
+        body = error_body(422, "validation_error", _describe_field_errors(errors), errors=errors)
+    else:
+        message = data.get("message") or error.description or error.name
+        body = error_body(status, _slug(error.name), str(message), errors=errors)
+    response = jsonify(body)
+    response.status_code = status
+    for name, value in error.get_headers():
+        if name.lower() != "content-type":
+            response.headers[name] = value
+    return response
+
+
+KEEP_CHANGES_FLAG = "keep_changes_despite_error"
+
+
+def domain_error_response(error: DomainError) -> Response:
+    if error.keep_changes:
+        g.setdefault(KEEP_CHANGES_FLAG, True)
+    response = jsonify(
+        error_body(error.status, error.code, error.message, rule=error.rule, errors=error.errors)
+    )
+    response.status_code = error.status
+    if error.status == 401:
+        response.headers["WWW-Authenticate"] = 'Bearer realm="ucomm"'
+    retry_after = getattr(error, "retry_after", None)
+    if retry_after:
+        response.headers["Retry-After"] = str(retry_after)
+    return response
+
+
+def register_error_handlers(app: Flask) -> None:
+    app.register_error_handler(DomainError, domain_error_response)
+
+    @app.errorhandler(IntegrityError)
+    def _integrity(error: IntegrityError) -> Response:
+        # Reached only when a constraint catches what a service check did not (a race):
+        # the database is the guard, and the client gets a clear conflict, never a 500.
+        response = jsonify(
+            error_body(409, "conflict", "The change conflicts with data stored meanwhile; retry.")
+        )
+        response.status_code = 409
+        return response
+
+    @app.errorhandler(Exception)
+    def _unexpected(error: Exception) -> Response:
+        if isinstance(error, HTTPException):
+            return http_error_response(error)
+        app.logger.exception("unhandled error", exc_info=error)
+        response = jsonify(error_body(500, "internal_error", "Internal server error"))
+        response.status_code = 500
+        return response

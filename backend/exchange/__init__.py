@@ -1,0 +1,1 @@
+"""Teachers and their secondments between community schools (003 §四(三))."""

@@ -1,0 +1,1 @@
+"""Bulk import of the lists bureaus already keep (schools, teachers, secondments)."""

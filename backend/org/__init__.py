@@ -1,0 +1,1 @@
+"""Regions, schools and communities: the county's organisation (DOMAIN.md, 000/001/004)."""

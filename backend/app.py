@@ -6,8 +6,9 @@ from collections.abc import Callable
 from functools import wraps
 from typing import Any
 
-from flask import Flask, Response, send_from_directory
+from flask import Flask, Response, request, send_from_directory
 from swagger_ui_bundle import swagger_ui_path
+from werkzeug.exceptions import UnsupportedMediaType
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from backend import cli
@@ -57,6 +58,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         api.register_blueprint(blueprint)
     register_error_handlers(app)
     _serve_docs_assets(app)
+    app.before_request(_refuse_unknown_bodies)
     app.after_request(_security_headers)
     cli.register(app)
     return app
@@ -80,6 +82,22 @@ def _plain_function(view: Callable[..., Any]) -> Callable[..., Any]:
         return view(*args, **kwargs)
 
     return call
+
+
+# Bodies the API understands; anything else (a form post, XML, text) is refused up front
+# with 415 rather than parsed as "no fields given".
+BODY_TYPES = frozenset(
+    {"application/json", "multipart/form-data", "application/offset+octet-stream"}
+)
+
+
+def _refuse_unknown_bodies() -> None:
+    if request.method in {"POST", "PUT", "PATCH"} and request.content_length:
+        if request.mimetype not in BODY_TYPES:
+            raise UnsupportedMediaType(
+                f"Content-Type {request.mimetype or '(none)'} is not accepted;"
+                " send application/json"
+            )
 
 
 def _security_headers(response: Response) -> Response:

@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
 from flask import Flask, current_app
+from flask.cli import AppGroup, with_appcontext
 
 from backend.config import PROJECT_ROOT
 from backend.db import db
@@ -27,9 +28,9 @@ def upgrade_database(connection: sa.Connection | None = None, revision: str = "h
     command.upgrade(config, revision)
 
 
-@click.group("db", help="Database migrations (Alembic); the schema is created only by these.")
-def db_group() -> None:
-    pass
+db_group = AppGroup(
+    "db", help="Database migrations (Alembic); the schema is created only by these."
+)
 
 
 def _with_app_database(fn_name: str, *args: object, **kwargs: object) -> None:
@@ -64,7 +65,34 @@ def db_check() -> None:
     _with_app_database("check")
 
 
+@click.command("create-region")
+@with_appcontext
+@click.option("--code", required=True, help="Administrative division code, e.g. 640422")
+@click.option("--name", required=True)
+@click.option(
+    "--level", required=True, type=click.Choice(["province", "city", "county", "township"])
+)
+@click.option("--parent", "parent_code", help="Code of the parent region (none: top level)")
+def create_region_command(code: str, name: str, level: str, parent_code: str | None) -> None:
+    """Create a region; the top of the tree is only made here (the API builds below it)."""
+    from backend.org.models import Region
+    from backend.org.services import create_region
+
+    try:
+        with db.unit_of_work() as session:
+            parent_id = None
+            if parent_code is not None:
+                parent_id = session.scalar(sa.select(Region.id).where(Region.code == parent_code))
+                if parent_id is None:
+                    raise click.BadParameter(f"no region with code {parent_code!r}")
+            region = create_region(session, code=code, name=name, level=level, parent_id=parent_id)
+            click.echo(f"created {region.level} {region.name} ({region.path})")
+    except DomainError as exc:
+        raise click.ClickException(exc.message) from exc
+
+
 @click.command("create-user")
+@with_appcontext
 @click.option(
     "--role",
     required=True,
@@ -117,6 +145,7 @@ def create_user_command(
 
 
 @click.command("demo-data")
+@with_appcontext
 @click.option(
     "--password", default="demo-pass-2026", show_default=True, help="Password of every demo login"
 )
@@ -139,5 +168,6 @@ def demo_data_command(password: str, as_json: bool) -> None:
 
 def register(app: Flask) -> None:
     app.cli.add_command(db_group)
+    app.cli.add_command(create_region_command)
     app.cli.add_command(create_user_command)
     app.cli.add_command(demo_data_command)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Flask, Response, g, jsonify
+from flask import Flask, Response, current_app, g, jsonify
 from sqlalchemy.exc import IntegrityError
 from werkzeug.exceptions import HTTPException
 
@@ -105,6 +105,8 @@ def _describe_field_errors(errors: dict[str, Any]) -> str:
                     if location in {"json", "form"}
                     else f"{location}.{name}: {text}"
                 )
+        elif isinstance(fields, list):
+            parts.append(f"{location}: {' '.join(str(f) for f in fields)}")
         else:
             parts.append(f"{location}: {fields}")
     return "Invalid input — " + "; ".join(parts) if parts else "Invalid input"
@@ -114,8 +116,12 @@ def http_error_response(error: HTTPException) -> Response:
     status = error.code or 500
     data: dict[str, Any] = getattr(error, "data", None) or {}
     errors = data.get("messages")
-    if status == 422 and errors:
-        body = error_body(422, "validation_error", _describe_field_errors(errors), errors=errors)
+    if status in (400, 422) and errors:
+        code = "validation_error" if status == 422 else "bad_request"
+        body = error_body(status, code, _describe_field_errors(errors), errors=errors)
+    elif status == 413:
+        limit = current_app.config.get("MAX_CONTENT_LENGTH")
+        body = error_body(413, "payload_too_large", f"Request body over the limit of {limit} bytes")
     else:
         message = data.get("message") or error.description or error.name
         body = error_body(status, _slug(error.name), str(message), errors=errors)

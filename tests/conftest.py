@@ -46,10 +46,10 @@ def _guard_network() -> None:
 _guard_network()
 
 
-def _fresh_postgres(url: str) -> str:
-    """A database of its own for this run, dropped and created anew."""
+def _fresh_postgres(url: str, purpose: str = "suite") -> str:
+    """A database of its own for this run and purpose, dropped and created anew."""
     base = sa.engine.make_url(url).set(drivername="postgresql+psycopg")
-    name = f"{base.database or 'test'}_ucomm_{os.getpid()}"
+    name = f"{base.database or 'test'}_ucomm_{purpose}_{os.getpid()}"
     admin = sa.create_engine(base, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}"'))
@@ -103,12 +103,17 @@ def is_postgres(settings: Settings) -> bool:
 
 @pytest.fixture
 def session(app: Flask) -> Iterator[Session]:
-    """The session tests and requests share, joined to a transaction that is rolled back."""
+    """The test's own session, on the connection every request's session joins as well.
+
+    No app context is pushed here on purpose: Flask reuses an active app context (and its
+    ``g``) for requests, and a request must get its own session and commit point.
+    """
     connection = db.engine.connect()
     outer = connection.begin()
     db.bind_sessions(bind=connection, join_transaction_mode="create_savepoint")
-    with app.app_context():
-        yield db.session
+    test_session = db.new_session()
+    yield test_session
+    test_session.close()
     outer.rollback()
     connection.close()
 

@@ -17,12 +17,13 @@ from backend.auth.api import blp as auth_blp
 from backend.auth.policy import public
 from backend.auth.throttle import LoginThrottle
 from backend.config import Settings
-from backend.db import db
+from backend.db import Database
 from backend.errors import register_error_handlers
 from backend.exchange.api import blueprints as exchange_blueprints
 from backend.extensions import Api, ErrorSchema, api_config, store_settings
 from backend.imports.api import blp as imports_blp
 from backend.org.api import blueprints as org_blueprints
+from sync.api import blp as sync_blp
 
 BLUEPRINTS = [
     auth_blp,
@@ -31,6 +32,7 @@ BLUEPRINTS = [
     *org_blueprints,
     *exchange_blueprints,
     imports_blp,
+    sync_blp,
 ]
 
 
@@ -47,7 +49,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
             app.wsgi_app, x_for=settings.proxy_count, x_proto=settings.proxy_count
         )
-    db.init_app(app, settings)
+    Database.attach(app, settings)
     app.extensions[THROTTLE_KEY] = LoginThrottle.from_settings(
         settings.login_limit_per_account, settings.login_limit_per_ip, settings.redis_url
     )
@@ -92,12 +94,15 @@ BODY_TYPES = frozenset(
 
 
 def _refuse_unknown_bodies() -> None:
-    if request.method in {"POST", "PUT", "PATCH"} and request.content_length:
-        if request.mimetype not in BODY_TYPES:
-            raise UnsupportedMediaType(
-                f"Content-Type {request.mimetype or '(none)'} is not accepted;"
-                " send application/json"
-            )
+    if (
+        request.method in {"POST", "PUT", "PATCH"}
+        and request.content_length
+        and request.mimetype not in BODY_TYPES
+    ):
+        raise UnsupportedMediaType(
+            f"Content-Type {request.mimetype or '(none)'} is not accepted; send"
+            " application/json (multipart/form-data for file imports)"
+        )
 
 
 def _security_headers(response: Response) -> Response:

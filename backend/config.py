@@ -71,6 +71,9 @@ class Settings:
     env: str = "development"
     access_token_ttl: timedelta = timedelta(minutes=10)
     refresh_token_ttl: timedelta = timedelta(days=60)
+    # A spent refresh token presented again this soon, its successor unused, is taken as a
+    # retry after a lost response (Auth0's "reuse interval"), not as theft.
+    refresh_retry_grace: timedelta = timedelta(seconds=30)
     jwt_audience: str = "ucomm-api"
     jwt_issuer: str = "ucomm"
     login_limit_per_account: str = "5 per minute; 30 per hour"
@@ -113,6 +116,7 @@ class Settings:
             env=app_env,
             access_token_ttl=timedelta(seconds=_int(env, "ACCESS_TOKEN_TTL_SECONDS", 600)),
             refresh_token_ttl=timedelta(days=_int(env, "REFRESH_TOKEN_TTL_DAYS", 60)),
+            refresh_retry_grace=timedelta(seconds=_int(env, "REFRESH_RETRY_GRACE_SECONDS", 30)),
             login_limit_per_account=env.get("LOGIN_LIMIT_PER_ACCOUNT", cls.login_limit_per_account),
             login_limit_per_ip=env.get("LOGIN_LIMIT_PER_IP", cls.login_limit_per_ip),
             max_request_bytes=_int(env, "MAX_REQUEST_BYTES", cls.max_request_bytes),

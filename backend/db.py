@@ -1,23 +1,31 @@
-"""The database kernel: declarative base, column types, engine and the unit of work.
+"""The database kernel: declarative base, column types, engine, unit of work, change journal.
 
 Rule of the house: one transaction per unit of work, committed in one place. Services
 ``flush()``; the request boundary (see :func:`Database.init_app`) or a CLI/job's
 :meth:`Database.unit_of_work` commits once and rolls back on any error.
+
+The change journal (:class:`Journaled`, :class:`SyncClock`) is how rows reach phones: every
+transaction that changes a journaled row takes the next serial of the one-row clock and
+stamps it on those rows. Taking the serial locks the clock row until commit, so serials
+are handed out in commit order — a reader that sees clock value X has seen every change
+numbered ≤ X, and a change that commits later is always numbered > X. That is what lets
+offline sync use the serial as its cursor without ever skipping a row.
 """
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from datetime import UTC, date, datetime
 from typing import Any
 
 import sqlalchemy as sa
-from flask import Flask, Response, g
+from flask import Flask, Response, current_app, g
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
+from sqlalchemy.orm.attributes import set_committed_value
 
 from backend.config import Settings
 from backend.errors import KEEP_CHANGES_FLAG
@@ -81,6 +89,146 @@ class TimestampMixin:
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
 
+class SyncClock(Base):
+    """One row: the last serial handed out by the change journal."""
+
+    __tablename__ = "sync_clock"
+    __table_args__ = (sa.CheckConstraint("id = 1", name="single_row"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    serial: Mapped[int] = mapped_column(sa.BigInteger)
+
+
+class Journaled:
+    """Rows that phones pull. Their changes are numbered by the journal, never hard-deleted.
+
+    ``server_serial`` is stamped automatically on every insert or change; ``deleted_at``
+    makes the row a tombstone that phones pull as ``deleted``.
+    """
+
+    server_serial: Mapped[int] = mapped_column(sa.BigInteger, index=True, default=0)
+    deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
+
+
+class JournaledChild:
+    """A row that is part of a journaled parent's record (a change bumps the parent)."""
+
+    def journal_parent(self) -> Journaled | None:
+        raise NotImplementedError
+
+
+_SERIAL_KEY = "journal_serial"
+_PENDING_KEY = "journal_pending"
+_STAMP_CHUNK = 500
+
+
+def current_serial(connection: Connection) -> int:
+    """The clock's committed value: every change numbered ≤ it is visible to this reader."""
+    return int(
+        connection.execute(sa.select(SyncClock.serial).where(SyncClock.id == 1)).scalar_one()
+    )
+
+
+def journal_serial(session: Session) -> int:
+    """This transaction's serial, taking it (and the journal's lock) on first use.
+
+    Most writers never call this: their rows are stamped at commit, so the lock is held
+    only for the stamp and the commit. Call it first when what you are about to write
+    depends on what you read (sync's push): from then until commit no other journaled
+    writer can commit, so the reads stay true.
+    """
+    serial = session.info.get(_SERIAL_KEY)
+    if serial is None:
+        # UPDATE … RETURNING takes the row lock that orders every journaled writer.
+        serial = (
+            session.connection()
+            .execute(
+                sa.update(SyncClock)
+                .where(SyncClock.id == 1)
+                .values(serial=SyncClock.serial + 1)
+                .returning(SyncClock.serial)
+            )
+            .scalar_one()
+        )
+        session.info[_SERIAL_KEY] = serial
+    return int(serial)
+
+
+class JournalError(RuntimeError):
+    """A journaled row was deleted outright; it must become a tombstone instead."""
+
+
+def _touched(session: Session) -> set[Journaled]:
+    touched: set[Journaled] = set()
+    for obj in session.deleted:
+        if isinstance(obj, Journaled):
+            raise JournalError(f"{type(obj).__name__} rows are soft-deleted (set deleted_at)")
+    for obj in (*session.new, *session.dirty, *session.deleted):
+        if isinstance(obj, JournaledChild):
+            parent = obj.journal_parent()
+            if parent is not None:
+                touched.add(parent)
+        elif isinstance(obj, Journaled) and (obj in session.new or session.is_modified(obj)):
+            touched.add(obj)
+    return touched
+
+
+@event.listens_for(Session, "before_flush")
+def _note_journaled(session: Session, _ctx: Any, _instances: Any) -> None:
+    touched = _touched(session)
+    if not touched:
+        return
+    serial = session.info.get(_SERIAL_KEY)
+    if serial is not None:
+        for obj in touched:
+            obj.server_serial = serial
+    else:
+        session.info.setdefault(_PENDING_KEY, set()).update(touched)
+
+
+@event.listens_for(Session, "before_commit")
+def _stamp_pending(session: Session) -> None:
+    """Stamp this transaction's changed journaled rows, holding the lock only from here."""
+    session.flush()  # the commit's own flush comes after this hook: note its rows now
+    pending: set[Journaled] = session.info.pop(_PENDING_KEY, set())
+    by_table: dict[sa.Table, list[Any]] = {}
+    for obj in pending:
+        state = sa.inspect(obj)
+        if state.persistent and state.identity is not None:
+            by_table.setdefault(state.mapper.local_table, []).append(state.identity[0])
+    if not by_table:
+        return
+    serial = journal_serial(session)
+    connection = session.connection()
+    for table, ids in by_table.items():
+        # Stamping is bookkeeping, not a change: keep onupdate columns (updated_at) as set.
+        keep = {c.name: c for c in table.columns if c.onupdate is not None}
+        for start in range(0, len(ids), _STAMP_CHUNK):
+            connection.execute(
+                sa.update(table)
+                .where(table.c.id.in_(ids[start : start + _STAMP_CHUNK]))
+                .values(server_serial=serial, **keep)
+            )
+    for obj in pending:
+        if sa.inspect(obj).persistent:
+            set_committed_value(obj, "server_serial", serial)
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _forget_rolled_back_serial(session: Session, _previous: Any) -> None:
+    # A rolled-back savepoint may have undone the clock update (and its lock): take the
+    # serial again if needed. Retaking while still holding it only skips a number.
+    session.info.pop(_SERIAL_KEY, None)
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _forget_serial(session: Session, transaction: Any) -> None:
+    # A new root transaction takes a new serial; savepoints inside one share it.
+    if transaction.parent is None:
+        session.info.pop(_SERIAL_KEY, None)
+        session.info.pop(_PENDING_KEY, None)
+
+
 def str_enum(*values: str, name: str) -> sa.Enum:
     """A portable enum: VARCHAR plus a named CHECK constraint (no PostgreSQL enum types)."""
     return sa.Enum(
@@ -125,33 +273,32 @@ def create_engine(settings: Settings) -> Engine:
     return sa.create_engine(settings.database_url, pool_pre_ping=True, pool_size=10)
 
 
+_DATABASE_KEY = "ucomm.database"
+
+
 class Database:
-    """Holds the engine and hands out one session per application context."""
+    """One app's engine, handing out one session per application context."""
 
-    def __init__(self) -> None:
-        self._engine: Engine | None = None
-        self._sessionmaker: sessionmaker[Session] | None = None
-
-    @property
-    def engine(self) -> Engine:
-        if self._engine is None:
-            raise RuntimeError("Database.init_app() has not run")
-        return self._engine
-
-    def init_app(self, app: Flask, settings: Settings) -> None:
+    def __init__(self, settings: Settings) -> None:
         # create_engine does not connect: the factory stays free of I/O.
-        self._engine = create_engine(settings)
-        self._sessionmaker = sessionmaker(bind=self._engine, expire_on_commit=False)
-        app.after_request(self._commit_request)
-        app.teardown_appcontext(self._close_session)
+        self.engine: Engine = create_engine(settings)
+        self._sessionmaker: sessionmaker[Session] = sessionmaker(
+            bind=self.engine, expire_on_commit=False
+        )
+
+    @classmethod
+    def attach(cls, app: Flask, settings: Settings) -> Database:
+        database = cls(settings)
+        app.extensions[_DATABASE_KEY] = database
+        app.after_request(database._commit_request)
+        app.teardown_appcontext(database._close_session)
+        return database
 
     def bind_sessions(self, **options: Any) -> None:
         """Rebind the session factory (tests join every session to one outer transaction)."""
         self._sessionmaker = sessionmaker(expire_on_commit=False, **options)
 
     def new_session(self) -> Session:
-        if self._sessionmaker is None:
-            raise RuntimeError("Database.init_app() has not run")
         return self._sessionmaker()
 
     @property
@@ -195,4 +342,24 @@ class Database:
             session.close()
 
 
-db = Database()
+def database_of(app: Flask) -> Database:
+    database: Database = app.extensions[_DATABASE_KEY]
+    return database
+
+
+class _CurrentDatabase:
+    """``db``: the current app's :class:`Database` (views, services and the CLI use this)."""
+
+    @property
+    def session(self) -> Session:
+        return database_of(current_app).session
+
+    @property
+    def engine(self) -> Engine:
+        return database_of(current_app).engine
+
+    def unit_of_work(self) -> AbstractContextManager[Session]:
+        return database_of(current_app).unit_of_work()
+
+
+db = _CurrentDatabase()

@@ -33,7 +33,10 @@ class DomainError(Exception):
         super().__init__(message)
         self.message = message
         self.rule = rule
-        self.errors = errors if errors is not None else ({field: [message]} if field else None)
+        # Same nesting as webargs' validation errors: location, then field.
+        self.errors = (
+            errors if errors is not None else ({"json": {field: [message]}} if field else None)
+        )
 
 
 class RuleViolation(DomainError):

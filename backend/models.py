@@ -1,7 +1,8 @@
 """Every mapped model, imported once so that metadata (and Alembic) sees the whole schema."""
 
+from backend.attendance.models import CheckIn
 from backend.auth.models import Device, RefreshToken, User
-from backend.db import Base
+from backend.db import Base, SyncClock
 from backend.exchange.models import Secondment, SecondmentExtension, Teacher
 from backend.org.models import (
     Community,
@@ -14,6 +15,7 @@ from backend.org.models import (
 
 __all__ = [
     "Base",
+    "CheckIn",
     "Community",
     "CommunityMembership",
     "Device",
@@ -24,6 +26,7 @@ __all__ = [
     "School",
     "Secondment",
     "SecondmentExtension",
+    "SyncClock",
     "Teacher",
     "User",
 ]

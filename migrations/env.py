@@ -11,6 +11,7 @@ from sqlalchemy import Connection
 from backend.config import Settings
 from backend.db import UTCDateTime, create_engine
 from backend.models import Base
+from sync import models as _sync_models  # noqa: F401 - registers sync's tables
 
 config = context.config
 target_metadata = Base.metadata

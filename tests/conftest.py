@@ -24,7 +24,7 @@ from backend.app import create_app
 from backend.auth import passwords
 from backend.cli import upgrade_database
 from backend.config import Settings
-from backend.db import db
+from backend.db import database_of
 
 TEST_SECRET = "test-secret-key-that-is-long-enough-for-hs256"
 
@@ -68,6 +68,7 @@ def _drop_postgres(url: str) -> None:
 
 @pytest.fixture(scope="session")
 def settings(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
+    """Settings of the suite's app, on a database of its own."""
     instance = tmp_path_factory.mktemp("instance")
     pg = os.environ.get("TEST_DATABASE_URL")
     database_url = _fresh_postgres(pg) if pg else f"sqlite:///{instance / 'test.sqlite3'}"
@@ -82,18 +83,18 @@ def settings(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
         }
     )
     if pg:
-        db.engine.dispose()
         _drop_postgres(database_url)
 
 
 @pytest.fixture(scope="session")
-def app(settings: Settings) -> Flask:
+def app(settings: Settings) -> Iterator[Flask]:
     # Hashing at the production cost would spend most of the suite's time in Argon2.
     passwords._hasher = PasswordHasher.from_parameters(profiles.CHEAPEST)
     application = create_app(settings)
-    with db.engine.begin() as connection:
+    with database_of(application).engine.begin() as connection:
         upgrade_database(connection)
-    return application
+    yield application
+    database_of(application).engine.dispose()
 
 
 @pytest.fixture(scope="session")
@@ -108,10 +109,11 @@ def session(app: Flask) -> Iterator[Session]:
     No app context is pushed here on purpose: Flask reuses an active app context (and its
     ``g``) for requests, and a request must get its own session and commit point.
     """
-    connection = db.engine.connect()
+    database = database_of(app)
+    connection = database.engine.connect()
     outer = connection.begin()
-    db.bind_sessions(bind=connection, join_transaction_mode="create_savepoint")
-    test_session = db.new_session()
+    database.bind_sessions(bind=connection, join_transaction_mode="create_savepoint")
+    test_session = database.new_session()
     yield test_session
     test_session.close()
     outer.rollback()

@@ -11,13 +11,13 @@ from alembic.runtime.migration import MigrationContext
 from flask import Flask
 
 from backend.cli import alembic_config, upgrade_database
-from backend.db import db
+from backend.db import database_of
 from backend.models import Base
 from tests.conftest import _drop_postgres, _fresh_postgres
 
 
 def test_models_and_migrations_agree(app: Flask) -> None:
-    with db.engine.connect() as connection:
+    with database_of(app).engine.connect() as connection:
         context = MigrationContext.configure(connection, opts={"compare_type": True})
         assert compare_metadata(context, Base.metadata) == []
 

@@ -82,7 +82,7 @@ def login(
 ) -> TokenPair:
     if not throttle.allow_ip(client_ip):
         raise TooManyAttempts("Too many login attempts from this address; wait a minute", 60)
-    if not throttle.account_open(username):
+    if not throttle.allow_account(username):
         raise TooManyAttempts(
             "Too many failed logins for this account; wait and try again",
             throttle.retry_after(username),
@@ -90,8 +90,8 @@ def login(
     user = session.scalars(sa.select(User).where(User.username == username)).one_or_none()
     # Always verify (a dummy hash for unknown users) so timing does not reveal accounts.
     if not verify_password(user.password_hash if user else None, password) or user is None:
-        throttle.record_failure(username)
         raise AuthenticationFailed("Wrong username or password")
+    throttle.forget_account(username)
     if not user.active:
         raise AuthenticationFailed("Account disabled")
     if needs_rehash(user.password_hash):
@@ -120,6 +120,33 @@ def _revoke_family(session: Session, family_id: uuid.UUID, reason: str) -> None:
     )
 
 
+def _successors(session: Session, token: RefreshToken) -> list[RefreshToken]:
+    return list(
+        session.scalars(
+            sa.select(RefreshToken).where(
+                RefreshToken.family_id == token.family_id,
+                RefreshToken.issued_at > token.issued_at,
+            )
+        )
+    )
+
+
+def _is_lost_response_retry(
+    session: Session, settings: Settings, token: RefreshToken, now: datetime
+) -> bool:
+    """A spent token presented again within the grace period, its successor never used."""
+    assert token.used_at is not None
+    if token.revoked_at is not None or now - token.used_at > settings.refresh_retry_grace:
+        return False
+    return all(s.used_at is None and s.revoked_at is None for s in _successors(session, token))
+
+
+def _revoke_successors(session: Session, token: RefreshToken, reason: str) -> None:
+    for successor in _successors(session, token):
+        successor.revoked_at = utcnow()
+        successor.revoked_reason = reason
+
+
 def refresh(
     session: Session, settings: Settings, *, refresh_token: str, device_id: str
 ) -> TokenPair:
@@ -136,10 +163,15 @@ def refresh(
         raise AuthenticationFailed("Unknown refresh token")
     now = utcnow()
     if token.used_at is not None:
-        # Reuse: someone holds a copy. Revoke every token of the family, the thief's and ours.
-        _revoke_family(session, token.family_id, "reuse_detected")
-        session.flush()
-        raise RefreshTokenReused("Refresh token reuse detected; log in again")
+        if _is_lost_response_retry(session, settings, token, now):
+            # The phone never got our answer (a dropped 2G link) and asks again: replace the
+            # answer it lost rather than lock it out, which would force a password login.
+            _revoke_successors(session, token, "superseded_by_retry")
+        else:
+            # Reuse: someone holds a copy. Revoke every token of the family, thief's and ours.
+            _revoke_family(session, token.family_id, "reuse_detected")
+            session.flush()
+            raise RefreshTokenReused("Refresh token reuse detected; log in again")
     if token.revoked_at is not None or token.expires_at <= now:
         raise AuthenticationFailed("Refresh token expired or revoked; log in again")
     device = session.get(Device, token.device_pk)

@@ -63,13 +63,21 @@ class LoginThrottle:
         """Count an attempt from ``ip``; False once it is over its limit."""
         return all(self._run("hit", item, f"ip:{ip}") for item in self.per_ip)
 
-    def account_open(self, username: str) -> bool:
-        """Whether ``username`` may try again (failed attempts are what count)."""
-        return all(self._run("test", item, f"user:{username.lower()}") for item in self.per_account)
+    def allow_account(self, username: str) -> bool:
+        """Count an attempt on ``username`` before its password is checked; False when over.
 
-    def record_failure(self, username: str) -> None:
-        for item in self.per_account:
-            self._run("hit", item, f"user:{username.lower()}")
+        Counting first makes the limit hold under concurrent attempts; a successful login
+        then forgets the count (:meth:`forget_account`), so only failures accumulate.
+        """
+        return all(self._run("hit", item, f"user:{username.lower()}") for item in self.per_account)
+
+    def forget_account(self, username: str) -> None:
+        limiter = self._limiter()
+        try:
+            for item in self.per_account:
+                limiter.clear(item, "login", f"user:{username.lower()}")
+        except (RedisError, OSError):
+            log.warning("rate-limit store unreachable; account counter not cleared")
 
     def retry_after(self, username: str) -> int:
         """Seconds until ``username`` may try again (a hint for the Retry-After header)."""

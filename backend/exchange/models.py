@@ -15,7 +15,7 @@ from datetime import date
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from backend.db import Base, IdMixin, TimestampMixin, str_enum
+from backend.db import Base, IdMixin, Journaled, TimestampMixin, str_enum
 from backend.org.models import School
 
 SECONDMENT_KINDS = ("support_teaching", "shadowing", "itinerant", "part_time")
@@ -38,7 +38,7 @@ class Teacher(IdMixin, TimestampMixin, Base):
     home_school: Mapped[School] = relationship()
 
 
-class Secondment(IdMixin, TimestampMixin, Base):
+class Secondment(IdMixin, Journaled, TimestampMixin, Base):
     __tablename__ = "secondments"
     __table_args__ = (
         sa.CheckConstraint("end_on > start_on", name="period_order"),

@@ -18,6 +18,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from backend.auth.policy import Action, Principal, Resource, in_scope
+from backend.db import utcnow
 from backend.errors import Conflict, InvalidInput, RuleViolation
 from backend.exchange.models import MAX_EXTENSIONS, Secondment, SecondmentExtension, Teacher
 from backend.org.models import School
@@ -61,7 +62,9 @@ def update_teacher(
 ) -> Teacher:
     if "home_school_id" in changes and changes["home_school_id"] != teacher.home_school_id:
         _school(session, principal, changes["home_school_id"], "home_school_id", Action.WRITE)
-        if _active_secondments(session, teacher.id).first() is not None:
+        # Current and future secondments only: one that has ended keeps its own home school.
+        ongoing = _active_secondments(session, teacher.id, ending_from=utcnow().date())
+        if ongoing.first() is not None:
             raise RuleViolation(
                 "a seconded teacher's post stays at the home school; end the secondment first",
                 rule=RULE,
@@ -75,12 +78,15 @@ def update_teacher(
 # --- secondments --------------------------------------------------------------------------
 
 
-def _active_secondments(session: Session, teacher_id: uuid.UUID) -> sa.ScalarResult[Secondment]:
-    return session.scalars(
-        sa.select(Secondment).where(
-            Secondment.teacher_id == teacher_id, Secondment.status == "active"
-        )
+def _active_secondments(
+    session: Session, teacher_id: uuid.UUID, *, ending_from: date | None = None
+) -> sa.ScalarResult[Secondment]:
+    stmt = sa.select(Secondment).where(
+        Secondment.teacher_id == teacher_id, Secondment.status == "active"
     )
+    if ending_from is not None:
+        stmt = stmt.where(Secondment.end_on >= ending_from)
+    return session.scalars(stmt)
 
 
 def _check_no_overlap(

@@ -226,9 +226,7 @@ class MembershipChanges(MethodView):
     def post(self, data: dict[str, Any], community_id: uuid.UUID) -> MembershipChange:
         """Ask for a school to join or leave; the bureau approves (001 §7, §15)."""
         principal = current_principal()
-        community: Community = get_scoped(
-            db.session, principal, Resource.COMMUNITY, Action.READ, community_id
-        )
+        community = services.community_for_change(db.session, principal, community_id)
         return services.request_change(db.session, principal, community, data)
 
 

@@ -13,7 +13,7 @@ from datetime import date, datetime
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from backend.db import Base, IdMixin, TimestampMixin, str_enum
+from backend.db import Base, IdMixin, Journaled, JournaledChild, TimestampMixin, str_enum
 
 REGION_LEVELS = ("province", "city", "county", "township")
 SCHOOL_KINDS = ("primary", "middle", "nine_year", "teaching_site")
@@ -41,7 +41,7 @@ class Region(IdMixin, TimestampMixin, Base):
     parent: Mapped[Region | None] = relationship(remote_side="Region.id")
 
 
-class School(IdMixin, TimestampMixin, Base):
+class School(IdMixin, Journaled, TimestampMixin, Base):
     __tablename__ = "schools"
     __table_args__ = (
         sa.CheckConstraint("student_count >= 0", name="student_count_nonnegative"),
@@ -70,7 +70,7 @@ class School(IdMixin, TimestampMixin, Base):
     )
 
 
-class FencePoint(IdMixin, Base):
+class FencePoint(IdMixin, JournaledChild, Base):
     """An extra fence centre, e.g. a satellite teaching site of the school."""
 
     __tablename__ = "school_fence_points"
@@ -86,6 +86,10 @@ class FencePoint(IdMixin, Base):
     radius_m: Mapped[int] = mapped_column(default=300)
 
     school: Mapped[School] = relationship(back_populates="fence_points")
+
+    def journal_parent(self) -> School | None:
+        # Phones get the fence as part of the school record.
+        return self.school
 
 
 class Community(IdMixin, TimestampMixin, Base):

@@ -15,9 +15,9 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session, aliased
 
-from backend.auth.policy import Action, Principal, Resource, get_scoped, in_scope
+from backend.auth.policy import Action, Principal, Resource, get_scoped, in_scope, scope
 from backend.db import utcnow
-from backend.errors import Conflict, InvalidInput, RuleViolation
+from backend.errors import Conflict, InvalidInput, NotFound, RuleViolation
 from backend.org.models import (
     Community,
     CommunityMembership,
@@ -103,22 +103,32 @@ def create_school(
 
 def update_school(session: Session, school: School, changes: dict[str, Any]) -> School:
     if "fence_points" in changes:
-        school.fence_points = _fence_points(changes.pop("fence_points"))
+        points = _fence_points(changes.pop("fence_points"))
+        # Delete the old points first: the flush inserts before it deletes, and a point
+        # that keeps its label would collide with itself on (school_id, label).
+        school.fence_points = []
+        session.flush()
+        school.fence_points = points
     grows = changes.get("student_count", school.student_count) > school.student_count
     for key, value in changes.items():
         setattr(school, key, value)
     session.flush()
     if grows:
-        for community in _open_communities_of(session, school.id):
-            check_caps(session, community, utcnow().date())
+        today = utcnow().date()
+        for community in _communities_from(session, school.id, today):
+            check_caps(session, community, today)
     return school
 
 
-def _open_communities_of(session: Session, school_id: uuid.UUID) -> list[Community]:
+def _communities_from(session: Session, school_id: uuid.UUID, day: date) -> list[Community]:
+    """Communities the school belongs to on ``day`` or later (a dated leave still counts)."""
     stmt = (
         sa.select(Community)
         .join(CommunityMembership)
-        .where(CommunityMembership.school_id == school_id, CommunityMembership.left_on.is_(None))
+        .where(
+            CommunityMembership.school_id == school_id,
+            sa.or_(CommunityMembership.left_on.is_(None), CommunityMembership.left_on > day),
+        )
         .with_for_update(of=Community)
     )
     return list(session.scalars(stmt).unique())
@@ -242,6 +252,36 @@ def update_community(session: Session, community: Community, changes: dict[str, 
     return community
 
 
+def community_for_change(
+    session: Session, principal: Principal, community_id: uuid.UUID
+) -> Community:
+    """The community a join or leave is asked of; 404 outside the caller's reach.
+
+    A school admin reads only communities their school belongs or belonged to, yet a school
+    outside a community must be able to ask to join it: they may also reach the communities
+    of the regions that contain their school.
+    """
+    condition = scope(principal, Resource.COMMUNITY, Action.READ)
+    if principal.role == "school_admin":
+        path = session.scalar(
+            sa.select(Region.path)
+            .join(School, School.region_id == Region.id)
+            .where(School.id == principal.school_id)
+        )
+        parts = (path or "").strip("/").split("/")
+        covering = ["/" + "/".join(parts[: i + 1]) + "/" for i in range(len(parts))]
+        condition = sa.or_(
+            condition,
+            Community.region_id.in_(sa.select(Region.id).where(Region.path.in_(covering))),
+        )
+    community = session.scalars(
+        sa.select(Community).where(Community.id == community_id, condition)
+    ).one_or_none()
+    if community is None:
+        raise NotFound(f"No community {community_id}")
+    return community
+
+
 def request_change(
     session: Session, principal: Principal, community: Community, data: dict[str, Any]
 ) -> MembershipChange:
@@ -288,6 +328,17 @@ def _validate_change(session: Session, community: Community, change: MembershipC
     current = _open_membership(session, community.id, change.school_id)
     if change.action == "join" and current is not None:
         raise Conflict("the school is already a member of this community", field="school_id")
+    if change.action == "join" and session.scalar(
+        sa.select(
+            sa.exists().where(
+                CommunityMembership.community_id == community.id,
+                CommunityMembership.school_id == change.school_id,
+                CommunityMembership.left_on > change.effective_on,
+            )
+        )
+    ):
+        # Periods of one school in one community never overlap.
+        raise InvalidInput("a school rejoins on or after the day it left", field="effective_on")
     if change.action == "leave":
         if current is None:
             raise Conflict("the school is not a member of this community", field="school_id")

@@ -45,7 +45,7 @@ def test_demo_builds_the_seed_communities(logins: list[dict[str, str]], session:
     first = session.scalars(sa.select(Community).where(Community.name.startswith("西吉二中"))).one()
     members = {m.school.name for m in first.memberships}
     assert members == {"西吉二中", "兴隆中学", "兴平中学", "火石寨乡九年一贯制学校初中部"}
-    assert session.scalar(sa.select(sa.func.count()).select_from(Secondment)) > 20
+    assert (session.scalar(sa.select(sa.func.count()).select_from(Secondment)) or 0) > 20
     assert {login["role"] for login in logins} == {
         "teacher",
         "school_admin",

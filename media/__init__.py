@@ -1,0 +1,1 @@
+"""Photo evidence: resumable uploads, storage and image processing (issue 4)."""

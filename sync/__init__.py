@@ -1,0 +1,1 @@
+"""Offline sync: a WatermelonDB-compatible pull/push adapter over the domain."""

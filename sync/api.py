@@ -1,0 +1,144 @@
+"""``GET``/``POST /api/v1/sync``: WatermelonDB pull and push (see docs/sync-protocol.md)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Response, jsonify, request
+from flask.views import MethodView
+from marshmallow import fields
+
+from backend.auth.models import Device
+from backend.auth.policy import current_principal, requires
+from backend.db import db
+from backend.errors import error_body
+from backend.extensions import Blueprint, Schema
+from sync import protocol, services
+from sync.tables import REGISTRY
+
+blp = Blueprint(
+    "sync",
+    __name__,
+    url_prefix="/api/v1/sync",
+    description=(
+        "Offline sync, WatermelonDB protocol. Clients call synchronize() with "
+        "sendCreatedAsUpdated: true. Limits: "
+        f"{protocol.MAX_PUSH_RECORDS} records and {protocol.MAX_PUSH_BYTES} bytes per push; "
+        f"schema versions {protocol.SCHEMA_VERSION_MIN}–{protocol.SCHEMA_VERSION_MAX}."
+    ),
+)
+
+
+class PullArgs(Schema):
+    last_pulled_at = fields.String(
+        metadata={"description": "timestamp of the last pull; null, 0 or absent for the first"}
+    )
+    schema_version = fields.String(required=True, metadata={"description": "app schema version"})
+    migration = fields.String(
+        metadata={"description": 'JSON {"from", "tables", "columns"} or null'}
+    )
+
+
+class PushArgs(Schema):
+    last_pulled_at = fields.String(
+        required=True, metadata={"description": "timestamp returned by this sync's pull"}
+    )
+    schema_version = fields.String(
+        metadata={"description": "app schema version (default: the oldest supported)"}
+    )
+
+
+def _protocol_error(error: protocol.ProtocolError) -> Response:
+    response = jsonify(error_body(error.status, error.code, error.message))
+    response.status_code = error.status
+    return response
+
+
+@blp.route("")
+class Sync(MethodView):
+    @requires(None)
+    @blp.arguments(PullArgs, location="query", as_kwargs=True)
+    @blp.response(200, description="{changes: {table: {created, updated, deleted}}, timestamp}")
+    @blp.alt_response(426, description="schema_version too old: update the app")
+    def get(self, **_: Any) -> Any:
+        """Pull: what changed for you since `last_pulled_at`, as WatermelonDB expects."""
+        try:
+            req = services.PullRequest(
+                last_pulled_at=protocol.parse_last_pulled_at(
+                    request.args.get("last_pulled_at"), required=False
+                ),
+                schema_version=protocol.parse_schema_version(request.args.get("schema_version")),
+                migration=protocol.parse_migration(request.args.get("migration")),
+            )
+        except protocol.ProtocolError as exc:
+            return _protocol_error(exc)
+        return services.pull(db.session, current_principal(), req)
+
+    @requires(None)
+    @blp.arguments(PushArgs, location="query", as_kwargs=True)
+    @blp.doc(
+        requestBody={
+            "required": True,
+            "content": {
+                "application/json": {
+                    "schema": {
+                        "type": "object",
+                        "description": (
+                            "{table: {created: [records], updated: [records], deleted: [ids]}}"
+                        ),
+                    }
+                }
+            },
+        },
+        parameters=[
+            {"in": "header", "name": name, "required": required, "schema": {"type": "string"}}
+            for name, required in (
+                ("X-Device-Id", True),
+                ("X-Device-Time", True),
+                ("X-Device-Elapsed", False),
+                ("X-Device-Boot", False),
+            )
+        ],
+    )
+    @blp.response(200, description="{ok, applied, unchanged, ignored, quarantined}")
+    @blp.alt_response(409, description="records changed on the server since your pull")
+    @blp.alt_response(413, description="over the record or byte limit of a push")
+    def post(self, **_: Any) -> Any:
+        """Push: your created, updated and deleted records, applied in one transaction."""
+        try:
+            req = _parse_push()
+        except protocol.ProtocolError as exc:
+            return _protocol_error(exc)
+        principal = current_principal()
+        device = db.session.get(Device, principal.device_pk)
+        if device is None or device.device_id != req.clock.device_id:
+            return _protocol_error(
+                protocol.ProtocolError(
+                    403, "device_mismatch", "X-Device-Id is not the device this token was issued to"
+                )
+            )
+        return services.push(db.session, principal, req)
+
+
+def _parse_push() -> services.PushRequest:
+    if (request.content_length or 0) > protocol.MAX_PUSH_BYTES:
+        raise protocol.ProtocolError(
+            413, "payload_too_large", f"a push body is at most {protocol.MAX_PUSH_BYTES} bytes"
+        )
+    last_pulled_at = protocol.parse_last_pulled_at(
+        request.args.get("last_pulled_at"), required=True
+    )
+    version_arg = request.args.get("schema_version")
+    version = (
+        protocol.parse_schema_version(version_arg)
+        if version_arg is not None
+        else protocol.SCHEMA_VERSION_MIN
+    )
+    clock = protocol.parse_device_headers(dict(request.headers.items()))
+    body = request.get_json(silent=True)
+    if body is None:
+        raise protocol.ProtocolError(400, "bad_sync_request", "the push body must be JSON")
+    changes = protocol.parse_changes(body, REGISTRY.names())
+    return services.PushRequest(
+        last_pulled_at=last_pulled_at or 0, schema_version=version, clock=clock, changes=changes
+    )

@@ -1,0 +1,225 @@
+"""The synced tables of schema version 1: check_ins (pushed by teachers), and the
+teacher's own secondments and the schools involved (read-only, pulled)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session, selectinload
+
+from backend.attendance import services as attendance
+from backend.attendance.models import CheckIn
+from backend.attendance.services import Receipt
+from backend.auth.policy import Action, Principal, Resource, scope
+from backend.clock import days_ago, epoch_ms, today
+from backend.exchange.models import Secondment, Teacher
+from backend.org.models import School
+from sync.registry import Column, Registry, Rejected, SyncTable
+
+# A teacher's phone keeps the last two months of their own check-ins.
+CHECK_IN_WINDOW_DAYS = 62
+
+
+# --- check_ins -----------------------------------------------------------------------------
+
+
+def _check_ins_for(p: Principal) -> sa.Select[Any] | None:
+    if p.role != "teacher":
+        return None
+    return sa.select(CheckIn).where(
+        CheckIn.teacher_id == p.teacher_id,
+        CheckIn.deleted_at.is_(None),
+        CheckIn.received_at >= days_ago(CHECK_IN_WINDOW_DAYS),
+    )
+
+
+def _check_in_wire(row: CheckIn) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        **{name: getattr(row, name) for name in attendance.CLIENT_FIELDS},
+        "received_at": epoch_ms(row.received_at),
+        "status": row.status,
+        "flags": json.dumps(row.flags, ensure_ascii=False),
+    }
+
+
+class CheckInWriter:
+    roles = frozenset({"teacher"})
+
+    def clean(self, raw: dict[str, Any]) -> dict[str, Any]:
+        try:
+            return attendance.clean_check_in(raw)
+        except attendance.InvalidCheckIn as exc:
+            raise Rejected("invalid_field", str(exc)) from exc
+
+    def owner_matches(self, row: CheckIn, principal: Principal) -> bool:
+        return row.teacher_id == principal.teacher_id
+
+    def create(
+        self,
+        session: Session,
+        principal: Principal,
+        record_id: str,
+        values: dict[str, Any],
+        digest: str,
+        receipt: Receipt,
+    ) -> CheckIn:
+        assert principal.teacher_id is not None  # roles = {"teacher"}
+        return attendance.record_check_in(
+            session,
+            record_id=record_id,
+            teacher_id=principal.teacher_id,
+            values=values,
+            digest=digest,
+            receipt=receipt,
+        )
+
+    def update(self, row: CheckIn, values: dict[str, Any], digest: str) -> None:
+        try:
+            attendance.amend_check_in(row, values, digest)
+        except attendance.ImmutableCheckIn as exc:
+            raise Rejected("immutable_field", str(exc)) from exc
+
+    def mark_rejected_update(self, row: CheckIn, reason: str) -> None:
+        attendance.flag(row, "update_rejected", reason)
+
+    def delete(self, row: CheckIn, receipt: Receipt) -> None:
+        attendance.withdraw_check_in(row, receipt.received_at)
+
+
+CHECK_INS = SyncTable(
+    name="check_ins",
+    model=CheckIn,
+    doc="A teacher's punches. Pushed by teachers; attributed to the token's teacher.",
+    columns=(
+        Column("kind", "string", optional=False, doc='"in" or "out"'),
+        Column("captured_at", "number", optional=False, doc="device epoch ms at capture"),
+        Column("latitude", "number", optional=False),
+        Column("longitude", "number", optional=False),
+        Column("accuracy_m", "number", doc="GPS accuracy radius, metres"),
+        Column("coord_system", "string", doc='"wgs84" (default) or "gcj02"'),
+        Column("mock_location", "boolean", doc="the OS reported a mock location"),
+        Column("photo_id", "string", doc="client id of the photo upload"),
+        Column("photo_sha256", "string", doc="sha256 of the photo, hex"),
+        Column("elapsed_ms", "number", doc="device ms since boot at capture"),
+        Column("boot_id", "string", doc="id of the device boot session"),
+        Column("note", "string"),
+        Column("received_at", "number", server_owned=True, doc="server epoch ms of receipt"),
+        Column(
+            "status", "string", server_owned=True, doc="accepted | flagged | rejected | quarantined"
+        ),
+        Column("flags", "string", server_owned=True, doc="JSON array of {code, reason}"),
+    ),
+    rows_for=_check_ins_for,
+    to_wire=_check_in_wire,
+    writer=CheckInWriter(),
+)
+
+
+# --- secondments (read-only) ---------------------------------------------------------------
+
+
+def _secondments_for(p: Principal) -> sa.Select[Any] | None:
+    if p.role != "teacher":
+        return None
+    # Ended or cancelled secondments leave the phone (they arrive as deleted).
+    return sa.select(Secondment).where(
+        Secondment.teacher_id == p.teacher_id,
+        Secondment.status == "active",
+        Secondment.end_on >= today(),
+        Secondment.deleted_at.is_(None),
+    )
+
+
+def _secondment_wire(row: Secondment) -> dict[str, Any]:
+    return {
+        "id": str(row.id),
+        "teacher_id": str(row.teacher_id),
+        "home_school_id": str(row.home_school_id),
+        "host_school_id": str(row.host_school_id),
+        "kind": row.kind,
+        "role": row.role,
+        "start_on": row.start_on.isoformat(),
+        "end_on": row.end_on.isoformat(),
+        "status": row.status,
+    }
+
+
+SECONDMENTS = SyncTable(
+    name="secondments",
+    model=Secondment,
+    doc="The teacher's current secondments (read-only).",
+    columns=(
+        Column("teacher_id", "string", server_owned=True),
+        Column("home_school_id", "string", server_owned=True),
+        Column("host_school_id", "string", server_owned=True),
+        Column("kind", "string", server_owned=True),
+        Column("role", "string", server_owned=True),
+        Column("start_on", "string", server_owned=True, doc="YYYY-MM-DD"),
+        Column("end_on", "string", server_owned=True, doc="YYYY-MM-DD, inclusive"),
+        Column("status", "string", server_owned=True),
+    ),
+    rows_for=_secondments_for,
+    to_wire=_secondment_wire,
+)
+
+
+# --- schools (read-only) -------------------------------------------------------------------
+
+
+def _schools_for(p: Principal) -> sa.Select[Any] | None:
+    live = School.deleted_at.is_(None)
+    if p.role == "teacher":
+        own = _secondments_for(p)
+        assert own is not None
+        hosts = sa.select(own.subquery().c.host_school_id)
+        home = sa.select(Teacher.home_school_id).where(Teacher.id == p.teacher_id)
+        condition = sa.or_(School.id.in_(home), School.id.in_(hosts))
+    elif p.role in {"school_admin", "inspector"}:
+        condition = scope(p, Resource.SCHOOL, Action.READ)
+    else:
+        return None
+    return sa.select(School).where(condition, live).options(selectinload(School.fence_points))
+
+
+def _school_wire(row: School) -> dict[str, Any]:
+    fence = [
+        {"label": f.label, "latitude": f.latitude, "longitude": f.longitude, "radius_m": f.radius_m}
+        for f in row.fence_points
+    ]
+    return {
+        "id": str(row.id),
+        "code": row.code,
+        "name": row.name,
+        "kind": row.kind,
+        "locality": row.locality,
+        "latitude": row.latitude,
+        "longitude": row.longitude,
+        "geofence_radius_m": row.geofence_radius_m,
+        "fence_points": json.dumps(fence, ensure_ascii=False),
+    }
+
+
+SCHOOLS = SyncTable(
+    name="schools",
+    model=School,
+    doc="Schools the user works at or oversees, with their geofence (read-only).",
+    columns=(
+        Column("code", "string", server_owned=True),
+        Column("name", "string", server_owned=True),
+        Column("kind", "string", server_owned=True),
+        Column("locality", "string", server_owned=True),
+        Column("latitude", "number", server_owned=True, doc="WGS-84"),
+        Column("longitude", "number", server_owned=True, doc="WGS-84"),
+        Column("geofence_radius_m", "number", server_owned=True),
+        Column(
+            "fence_points", "string", server_owned=True, doc="JSON array of extra fence centres"
+        ),
+    ),
+    rows_for=_schools_for,
+    to_wire=_school_wire,
+)
+
+REGISTRY = Registry([CHECK_INS, SECONDMENTS, SCHOOLS])

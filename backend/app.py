@@ -20,7 +20,7 @@ from backend.config import Settings
 from backend.db import Database
 from backend.errors import register_error_handlers
 from backend.exchange.api import blueprints as exchange_blueprints
-from backend.extensions import Api, ErrorSchema, api_config, store_settings
+from backend.extensions import Api, api_config, store_settings
 from backend.imports.api import blp as imports_blp
 from backend.org.api import blueprints as org_blueprints
 from sync.api import blp as sync_blp
@@ -55,7 +55,6 @@ def create_app(settings: Settings | None = None) -> Flask:
     )
 
     api = Api(app)
-    api.ERROR_SCHEMA = ErrorSchema
     for blueprint in BLUEPRINTS:
         api.register_blueprint(blueprint)
     register_error_handlers(app)

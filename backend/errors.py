@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Flask, Response, current_app, g, jsonify
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DataError, IntegrityError
 from werkzeug.exceptions import HTTPException
 
 
@@ -165,6 +165,20 @@ def register_error_handlers(app: Flask) -> None:
             error_body(409, "conflict", "The change conflicts with data stored meanwhile; retry.")
         )
         response.status_code = 409
+        return response
+
+    @app.errorhandler(DataError)
+    def _data(error: DataError) -> Response:
+        # The last line of defence behind validation: a value the database refuses (out
+        # of range, a NUL character) is the client's input, so it is a 422, not a 500.
+        response = jsonify(
+            error_body(
+                422,
+                "unstorable_value",
+                "A value could not be stored: out of range, or with characters such as NUL",
+            )
+        )
+        response.status_code = 422
         return response
 
     @app.errorhandler(Exception)

@@ -29,17 +29,6 @@ def store_settings(app: Flask, settings: Settings) -> None:
     app.extensions[_SETTINGS_KEY] = settings
 
 
-class Api(_Api):  # type: ignore[misc]
-    """flask-smorest's Api, answering every HTTP error in the service's one JSON shape."""
-
-    def handle_http_exception(self, error: HTTPException) -> Response:
-        return http_error_response(error)
-
-
-class Blueprint(_Blueprint):  # type: ignore[misc]
-    """One per feature; kept as our own class so shared behaviour has one home."""
-
-
 class Schema(_Schema):
     """Base schema. marshmallow 4 raises on unknown fields: a typo never silently does nothing."""
 
@@ -52,6 +41,20 @@ class ErrorSchema(Schema):
     message = fields.String(required=True)
     rule = fields.String()
     errors = fields.Dict()
+
+
+class Api(_Api):  # type: ignore[misc]
+    """flask-smorest's Api, answering every HTTP error in the service's one JSON shape."""
+
+    # Documents our error shape (set on the class: smorest reads it while initialising).
+    ERROR_SCHEMA = ErrorSchema
+
+    def handle_http_exception(self, error: HTTPException) -> Response:
+        return http_error_response(error)
+
+
+class Blueprint(_Blueprint):  # type: ignore[misc]
+    """One per feature; kept as our own class so shared behaviour has one home."""
 
 
 def api_config(settings: Settings) -> dict[str, Any]:

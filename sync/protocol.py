@@ -151,6 +151,17 @@ class TableChanges:
         return len(self.created) + len(self.updated) + len(self.deleted)
 
 
+def _without_nul(value: Any) -> Any:
+    """Strip NUL characters, which PostgreSQL cannot store in text: sanitize, don't refuse."""
+    if isinstance(value, str):
+        return value.replace("\x00", "")
+    if isinstance(value, list):
+        return [_without_nul(v) for v in value]
+    if isinstance(value, dict):
+        return {_without_nul(k): _without_nul(v) for k, v in value.items()}
+    return value
+
+
 def parse_changes(body: object, known_tables: set[str]) -> dict[str, TableChanges]:
     """Check the shape of a push body; the records' contents are checked per table later."""
     if not isinstance(body, dict):
@@ -172,11 +183,11 @@ def parse_changes(body: object, known_tables: set[str]) -> dict[str, TableChange
             for index, record in enumerate(records):
                 if not isinstance(record, dict) or not isinstance(record.get("id"), str):
                     raise _bad(f"{table}.{op}[{index}] must be a record with a string id")
-            getattr(changes, op).extend(records)
+            getattr(changes, op).extend(_without_nul(r) for r in records)
         deleted = ops.get("deleted", [])
         if not isinstance(deleted, list) or not all(isinstance(i, str) for i in deleted):
             raise _bad(f"{table}.deleted must be a list of record ids")
-        changes.deleted.extend(deleted)
+        changes.deleted.extend(_without_nul(i) for i in deleted)
         total += changes.count()
         if total > MAX_PUSH_RECORDS:
             raise ProtocolError(

@@ -12,6 +12,7 @@ import socket
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 import sqlalchemy as sa
@@ -25,6 +26,9 @@ from backend.auth import passwords
 from backend.cli import upgrade_database
 from backend.config import Settings
 from backend.db import database_of
+
+if TYPE_CHECKING:
+    from tests.live import LiveServer
 
 TEST_SECRET = "test-secret-key-that-is-long-enough-for-hs256"
 
@@ -133,3 +137,12 @@ def unique() -> str:
 @pytest.fixture(scope="session")
 def repo_root() -> Path:
     return Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="session")
+def live(app: Flask, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    """A served app on its own database with real commits (see tests/live.py)."""
+    from tests.live import live_server
+
+    with live_server(tmp_path_factory.mktemp("live")) as server:
+        yield server

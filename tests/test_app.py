@@ -127,3 +127,31 @@ def test_database_and_redis_urls_switch_to_the_real_parts(tmp_path: Path) -> Non
 def test_unsafe_or_invalid_settings_refuse_to_start(tmp_path: Path, env: dict[str, str]) -> None:
     with pytest.raises(ConfigError):
         Settings.from_env({"INSTANCE_PATH": str(tmp_path), **env})
+
+
+def test_documented_error_schema_is_the_one_we_send(client: FlaskClient) -> None:
+    spec = client.get("/api/v1/openapi.json").json
+    assert spec is not None
+    error = spec["components"]["schemas"]["Error"]["properties"]
+    assert error["status"]["type"] == "integer" and error["code"]["type"] == "string"
+    assert set(error) == {"status", "code", "message", "rule", "errors"}
+
+
+def test_a_value_the_database_refuses_is_422_not_500(
+    app: Flask, session: object, client: FlaskClient, is_postgres: bool
+) -> None:
+    from sqlalchemy.orm import Session
+
+    from tests import factories
+
+    assert isinstance(session, Session)
+    w = factories.world(session, app)
+    response = client.post(
+        "/api/v1/teachers",
+        json={"staff_no": "NUL-1", "name": "王\u0000老师", "home_school_id": str(w.core_a.id)},
+        headers=w.headers["bureau_a"],
+    )
+    # PostgreSQL cannot store NUL in text; SQLite can. Either way: never a 500.
+    assert response.status_code == (422 if is_postgres else 201), response.json
+    if is_postgres:
+        assert response.json is not None and response.json["code"] == "unstorable_value"

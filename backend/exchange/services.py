@@ -17,8 +17,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from backend import clock
 from backend.auth.policy import Action, Principal, Resource, in_scope
-from backend.db import utcnow
 from backend.errors import Conflict, InvalidInput, RuleViolation
 from backend.exchange.models import MAX_EXTENSIONS, Secondment, SecondmentExtension, Teacher
 from backend.org.models import School
@@ -63,7 +63,7 @@ def update_teacher(
     if "home_school_id" in changes and changes["home_school_id"] != teacher.home_school_id:
         _school(session, principal, changes["home_school_id"], "home_school_id", Action.WRITE)
         # Current and future secondments only: one that has ended keeps its own home school.
-        ongoing = _active_secondments(session, teacher.id, ending_from=utcnow().date())
+        ongoing = _active_secondments(session, teacher.id, ending_from=clock.today())
         if ongoing.first() is not None:
             raise RuleViolation(
                 "a seconded teacher's post stays at the home school; end the secondment first",

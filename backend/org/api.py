@@ -215,7 +215,9 @@ class MembershipChanges(MethodView):
     @communities_blp.response(200, MembershipChangePage)
     def get(self, page: dict[str, Any], community_id: uuid.UUID) -> dict[str, Any]:
         """The community's join and leave requests you may see, with their decisions."""
-        stmt = scoped_select(current_principal(), Resource.MEMBERSHIP_CHANGE, Action.READ).where(
+        principal = current_principal()
+        services.community_for_change(db.session, principal, community_id)  # else 404
+        stmt = scoped_select(principal, Resource.MEMBERSHIP_CHANGE, Action.READ).where(
             MembershipChange.community_id == community_id
         )
         return paginate(db.session, stmt, MembershipChange.id, page)

@@ -118,6 +118,18 @@ class MembershipChange(IdMixin, TimestampMixin, Base):
     """A dated request to join or leave a community; approved or rejected by the bureau."""
 
     __tablename__ = "membership_changes"
+    __table_args__ = (
+        # One open request per school, community and action: a second is a conflict.
+        sa.Index(
+            "uq_membership_changes_requested",
+            "community_id",
+            "school_id",
+            "action",
+            unique=True,
+            sqlite_where=sa.text("status = 'requested'"),
+            postgresql_where=sa.text("status = 'requested'"),
+        ),
+    )
 
     community_id: Mapped[uuid.UUID] = mapped_column(
         sa.ForeignKey("communities.id", ondelete="RESTRICT"), index=True

@@ -15,6 +15,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session, aliased
 
+from backend import clock
 from backend.auth.policy import Action, Principal, Resource, get_scoped, in_scope, scope
 from backend.db import utcnow
 from backend.errors import Conflict, InvalidInput, NotFound, RuleViolation
@@ -114,7 +115,7 @@ def update_school(session: Session, school: School, changes: dict[str, Any]) -> 
         setattr(school, key, value)
     session.flush()
     if grows:
-        today = utcnow().date()
+        today = clock.today()
         for community in _communities_from(session, school.id, today):
             check_caps(session, community, today)
     return school
@@ -295,6 +296,14 @@ def request_change(
         requested_by_id=principal.user_id,
     )
     _validate_change(session, community, change)
+    pending = sa.select(MembershipChange.id).where(
+        MembershipChange.community_id == community.id,
+        MembershipChange.school_id == school.id,
+        MembershipChange.action == change.action,
+        MembershipChange.status == "requested",
+    )
+    if session.scalar(sa.select(pending.exists())):
+        raise Conflict(f"a {change.action} request for this school is already waiting")
     session.add(change)
     session.flush()
     return change

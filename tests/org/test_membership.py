@@ -201,18 +201,17 @@ def test_a_current_member_asking_to_join_again_is_a_conflict(
     expect_error(response, 409, "conflict", field="school_id")
 
 
-def test_a_second_pending_join_cannot_be_approved_after_the_first(
+def test_after_the_first_request_is_decided_a_new_one_may_be_made(
     app: Flask, session: Session, client: FlaskClient
 ) -> None:
     w = committed_world(session, app)
     bureau = w.headers["bureau_a"]
     first = ok(_ask(client, w.community_a.id, w.other_a.id, "join", "2027-02-01", bureau), 201)
-    second = ok(_ask(client, w.community_a.id, w.other_a.id, "join", "2027-03-01", bureau), 201)
-    ok(_decide(client, first["id"], "approve", bureau))
+    ok(_decide(client, first["id"], "reject", bureau))
 
-    response = _decide(client, second["id"], "approve", bureau)
+    again = ok(_ask(client, w.community_a.id, w.other_a.id, "join", "2027-03-01", bureau), 201)
+    ok(_decide(client, again["id"], "approve", bureau))
 
-    expect_error(response, 409, "conflict", field="school_id")
     assert len(_periods(session, w.community_a.id, w.other_a.id)) == 1
 
 
@@ -326,3 +325,25 @@ def test_a_bureau_of_another_county_cannot_decide(
     )
     assert stored.status == "requested" and stored.decided_by_id is None
     assert not _periods(session, w.community_a.id, w.other_a.id)
+
+
+def test_second_open_request_for_the_same_change_is_409(
+    app: Flask, session: Session, client: FlaskClient
+) -> None:
+    w = committed_world(session, app)
+    url = f"/api/v1/communities/{w.community_a.id}/membership-changes"
+    body = {"school_id": str(w.other_a.id), "action": "join", "effective_on": "2026-12-01"}
+    first = client.post(url, json=body, headers=w.headers["bureau_a"])
+    assert first.status_code == 201, first.json
+    second = client.post(url, json=body, headers=w.headers["bureau_a"])
+    assert second.status_code == 409
+    assert second.json is not None and "waiting" in second.json["message"]
+
+
+def test_listing_changes_of_an_unreachable_community_is_404(
+    app: Flask, session: Session, client: FlaskClient
+) -> None:
+    w = committed_world(session, app)
+    url = f"/api/v1/communities/{w.community_b.id}/membership-changes"
+    assert client.get(url, headers=w.headers["bureau_a"]).status_code == 404
+    assert client.get(url, headers=w.headers["bureau_b"]).status_code == 200

@@ -281,3 +281,11 @@ def test_malformed_pushes_get_a_clear_4xx_and_apply_nothing(
     assert response.status_code == status, response.json
     assert response.json is not None and response.json["code"] == code
     assert session.get(CheckIn, "ok00000000000001") is None
+
+
+def test_nul_characters_are_stripped_not_fatal(phone: Phone, session: Session) -> None:
+    phone.pull()
+    body = _push(phone, check_ins={"created": [check_in("nul0000000000001", note="迟\u0000到")]})
+    assert body["applied"] == 1
+    row = session.get(CheckIn, "nul0000000000001")
+    assert row is not None and row.note == "迟到"

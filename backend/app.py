@@ -24,6 +24,7 @@ from backend.extensions import Api, api_config, store_settings
 from backend.imports.api import blp as imports_blp
 from backend.org.api import blueprints as org_blueprints
 from sync.api import blp as sync_blp
+from sync.api import quarantine_blp
 
 BLUEPRINTS = [
     auth_blp,
@@ -33,6 +34,7 @@ BLUEPRINTS = [
     *exchange_blueprints,
     imports_blp,
     sync_blp,
+    quarantine_blp,
 ]
 
 

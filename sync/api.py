@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
+import sqlalchemy as sa
 from flask import Response, jsonify, request
 from flask.views import MethodView
-from marshmallow import fields
+from marshmallow import fields, validate
 
-from backend.auth.models import Device
-from backend.auth.policy import current_principal, requires
+from backend.auth.models import Device, User
+from backend.auth.policy import Action, Resource, current_principal, requires, scope
 from backend.db import db
-from backend.errors import error_body
+from backend.errors import NotFound, error_body
 from backend.extensions import Blueprint, Schema
-from sync import protocol, services
+from backend.pagination import PageArgs, page_schema, paginate
+from sync import models, protocol, services
 from sync.tables import REGISTRY
 
 blp = Blueprint(
@@ -142,3 +145,81 @@ def _parse_push() -> services.PushRequest:
     return services.PushRequest(
         last_pulled_at=last_pulled_at or 0, schema_version=version, clock=clock, changes=changes
     )
+
+
+# --- quarantine, for admins ----------------------------------------------------------------
+
+quarantine_blp = Blueprint(
+    "sync_quarantine",
+    __name__,
+    url_prefix="/api/v1/sync/quarantine",
+    description="Pushed records kept aside because they failed validation or authorization",
+)
+
+
+class QuarantineSchema(Schema):
+    id = fields.UUID(dump_only=True)
+    user_id = fields.UUID(dump_only=True)
+    device_pk = fields.UUID(dump_only=True, allow_none=True)
+    table_name = fields.String(dump_only=True)
+    record_id = fields.String(dump_only=True)
+    operation = fields.String(dump_only=True)
+    payload = fields.Dict(dump_only=True, metadata={"description": "the record as pushed"})
+    reason = fields.String(dump_only=True)
+    detail = fields.String(dump_only=True)
+    attempts = fields.Integer(dump_only=True)
+    first_received_at = fields.DateTime(dump_only=True)
+    last_received_at = fields.DateTime(dump_only=True)
+    state = fields.String(dump_only=True)
+
+
+class QuarantineQuery(Schema):
+    state = fields.String(load_default="open", validate=validate.OneOf(models.QUARANTINE_STATES))
+    table_name = fields.String(validate=validate.OneOf(sorted(REGISTRY.names())))
+    user_id = fields.UUID()
+
+
+class DismissArgs(Schema):
+    note = fields.String(load_default="", validate=validate.Length(max=1000))
+
+
+QuarantinePage = page_schema(QuarantineSchema, "QuarantinePage")
+
+
+def _quarantine_in_scope(action: Action) -> sa.Select[Any]:
+    """Quarantined records of the users the caller administers (the central user scope)."""
+    users = sa.select(User.id).where(scope(current_principal(), Resource.USER, action))
+    return sa.select(models.QuarantinedRecord).where(models.QuarantinedRecord.user_id.in_(users))
+
+
+@quarantine_blp.route("")
+class Quarantine(MethodView):
+    @requires(Resource.USER, Action.READ)
+    @quarantine_blp.arguments(QuarantineQuery, location="query")
+    @quarantine_blp.arguments(PageArgs, location="query")
+    @quarantine_blp.response(200, QuarantinePage)
+    def get(self, query: dict[str, Any], page: dict[str, Any]) -> dict[str, Any]:
+        """Records your users' phones pushed that could not be applied, with the reason."""
+        stmt = _quarantine_in_scope(Action.READ).where(
+            models.QuarantinedRecord.state == query["state"]
+        )
+        if "table_name" in query:
+            stmt = stmt.where(models.QuarantinedRecord.table_name == query["table_name"])
+        if "user_id" in query:
+            stmt = stmt.where(models.QuarantinedRecord.user_id == query["user_id"])
+        return paginate(db.session, stmt, models.QuarantinedRecord.id, page)
+
+
+@quarantine_blp.route("/<uuid:entry_id>/dismiss")
+class Dismiss(MethodView):
+    @requires(Resource.USER, Action.WRITE)
+    @quarantine_blp.arguments(DismissArgs)
+    @quarantine_blp.response(200, QuarantineSchema)
+    def post(self, args: dict[str, Any], entry_id: uuid.UUID) -> models.QuarantinedRecord:
+        """Reviewed and set aside: the record leaves the phone on its next pull."""
+        entry = db.session.scalars(
+            _quarantine_in_scope(Action.WRITE).where(models.QuarantinedRecord.id == entry_id)
+        ).one_or_none()
+        if entry is None:
+            raise NotFound(f"No quarantined record {entry_id}")
+        return services.dismiss(db.session, entry, current_principal(), args["note"])

@@ -60,6 +60,10 @@ class QuarantinedRecord(IdMixin, Journaled, Base):
     first_received_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_received_at: Mapped[datetime] = mapped_column(default=utcnow)
     state: Mapped[str] = mapped_column(sa.String(16), default="open")
+    resolved_by_id: Mapped[uuid.UUID | None] = mapped_column(
+        sa.ForeignKey("users.id", ondelete="SET NULL")
+    )
+    resolution_note: Mapped[str] = mapped_column(sa.String(1000), default="")
 
 
 class DeviceSyncState(Base):

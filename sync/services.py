@@ -378,3 +378,16 @@ def _quarantine(
         entry.state = "open"
         entry.attempts += 1
         entry.last_received_at = receipt.received_at
+
+
+def dismiss(
+    session: Session, entry: QuarantinedRecord, principal: Principal, note: str
+) -> QuarantinedRecord:
+    """An admin reviewed the record and set it aside; the payload stays for the record."""
+    if entry.state != "open":
+        raise Conflict(f"this record is already {entry.state}")
+    entry.state = "dismissed"
+    entry.resolved_by_id = principal.user_id
+    entry.resolution_note = note
+    session.flush()
+    return entry

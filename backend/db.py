@@ -18,17 +18,18 @@ import uuid
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import Any, ClassVar
 
 import sqlalchemy as sa
 from flask import Flask, Response, current_app, g
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 from sqlalchemy.orm.attributes import set_committed_value
 
 from backend.config import Settings
-from backend.errors import KEEP_CHANGES_FLAG
+from backend.errors import KEEP_CHANGES_FLAG, Conflict
 
 NAMING_CONVENTION = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -100,11 +101,15 @@ class SyncClock(Base):
 
 
 class Journaled:
-    """Rows that phones pull. Their changes are numbered by the journal, never hard-deleted.
+    """Rows that phones pull. Their changes are numbered by the journal.
 
     ``server_serial`` is stamped automatically on every insert or change; ``deleted_at``
-    makes the row a tombstone that phones pull as ``deleted``.
+    makes the row a tombstone that phones pull as ``deleted``. Records that are evidence
+    (``__tombstones_only__``) can never be deleted outright; others may be, once nothing
+    references them (sync tells phones about rows that vanished as well).
     """
+
+    __tombstones_only__: ClassVar[bool] = False
 
     server_serial: Mapped[int] = mapped_column(sa.BigInteger, index=True, default=0)
     deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
@@ -155,13 +160,13 @@ def journal_serial(session: Session) -> int:
 
 
 class JournalError(RuntimeError):
-    """A journaled row was deleted outright; it must become a tombstone instead."""
+    """An evidence row was deleted outright; it must become a tombstone instead."""
 
 
 def _touched(session: Session) -> set[Journaled]:
     touched: set[Journaled] = set()
     for obj in session.deleted:
-        if isinstance(obj, Journaled):
+        if isinstance(obj, Journaled) and obj.__tombstones_only__:
             raise JournalError(f"{type(obj).__name__} rows are soft-deleted (set deleted_at)")
     for obj in (*session.new, *session.dirty, *session.deleted):
         if isinstance(obj, JournaledChild):
@@ -227,6 +232,19 @@ def _forget_serial(session: Session, transaction: Any) -> None:
     if transaction.parent is None:
         session.info.pop(_SERIAL_KEY, None)
         session.info.pop(_PENDING_KEY, None)
+
+
+def delete_unless_referenced(session: Session, obj: object, what: str) -> None:
+    """Delete ``obj``; if rows still point at it (a RESTRICT foreign key), 409 instead.
+
+    The database is the guard: no list of "things that might reference it" to keep up.
+    """
+    try:
+        with session.begin_nested():
+            session.delete(obj)
+            session.flush()
+    except IntegrityError as exc:
+        raise Conflict(f"the {what} is still referenced by other records; it cannot go") from exc
 
 
 def str_enum(*values: str, name: str) -> sa.Enum:

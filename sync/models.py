@@ -44,6 +44,7 @@ class QuarantinedRecord(IdMixin, Journaled, Base):
     """
 
     __tablename__ = "sync_quarantine"
+    __tombstones_only__ = True
     __table_args__ = (sa.UniqueConstraint("user_id", "table_name", "record_id"),)
 
     user_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"))

@@ -24,6 +24,7 @@ CLIENT_ID_LENGTH = 64
 
 class CheckIn(Journaled, TimestampMixin, Base):
     __tablename__ = "check_ins"
+    __tombstones_only__ = True  # pay evidence: withdrawn, never destroyed
     __table_args__ = (
         sa.CheckConstraint("latitude BETWEEN -90 AND 90", name="latitude_range"),
         sa.CheckConstraint("longitude BETWEEN -180 AND 180", name="longitude_range"),

@@ -17,7 +17,7 @@ from backend.auth.policy import (
     requires,
     scoped_select,
 )
-from backend.db import db
+from backend.db import db, delete_unless_referenced
 from backend.exchange import services
 from backend.exchange.models import Secondment, Teacher
 from backend.exchange.schemas import (
@@ -95,6 +95,15 @@ class TeacherById(MethodView):
         )
         teachers_blp.check_etag(teacher, TeacherSchema)
         return services.update_teacher(db.session, principal, teacher, changes)
+
+    @requires(Resource.TEACHER, Action.WRITE)
+    @teachers_blp.response(204)
+    def delete(self, teacher_id: uuid.UUID) -> None:
+        """Remove a teacher entered by mistake: only without secondments or login (else 409)."""
+        teacher: Teacher = get_scoped(
+            db.session, current_principal(), Resource.TEACHER, Action.WRITE, teacher_id
+        )
+        delete_unless_referenced(db.session, teacher, "teacher")
 
 
 @secondments_blp.route("")

@@ -17,7 +17,8 @@ from backend.auth.policy import (
     requires,
     scoped_select,
 )
-from backend.db import db
+from backend.db import db, delete_unless_referenced
+from backend.errors import PermissionDenied
 from backend.extensions import Blueprint
 from backend.org import services
 from backend.org.models import Community, CommunityMembership, MembershipChange, Region, School
@@ -28,6 +29,7 @@ from backend.org.schemas import (
     CommunitySchema,
     DecisionArgs,
     MembershipChangeSchema,
+    RegionPatchSchema,
     RegionSchema,
     SchoolPatchSchema,
     SchoolQueryArgs,
@@ -82,6 +84,28 @@ class RegionById(MethodView):
             db.session, current_principal(), Resource.REGION, Action.READ, region_id
         )
         return region
+
+    @requires(Resource.REGION, Action.WRITE)
+    @regions_blp.arguments(RegionPatchSchema)
+    @regions_blp.response(200, RegionSchema)
+    def patch(self, changes: dict[str, Any], region_id: uuid.UUID) -> Region:
+        """Rename a region (its code and place in the tree are fixed)."""
+        region: Region = get_scoped(
+            db.session, current_principal(), Resource.REGION, Action.WRITE, region_id
+        )
+        region.name = changes["name"]
+        db.session.flush()
+        return region
+
+    @requires(Resource.REGION, Action.WRITE)
+    @regions_blp.response(204)
+    def delete(self, region_id: uuid.UUID) -> None:
+        """Remove a region created by mistake: only while nothing is in it (else 409)."""
+        principal = current_principal()
+        region: Region = get_scoped(db.session, principal, Resource.REGION, Action.WRITE, region_id)
+        if region.id == principal.region_id:
+            raise PermissionDenied("you cannot remove the region you administer")
+        delete_unless_referenced(db.session, region, "region")
 
 
 @schools_blp.route("")
@@ -145,6 +169,16 @@ class SchoolById(MethodView):
         )
         schools_blp.check_etag(school, SchoolSchema)
         return services.update_school(db.session, school, changes)
+
+    @requires(Resource.SCHOOL, Action.WRITE)
+    @schools_blp.response(204)
+    def delete(self, school_id: uuid.UUID) -> None:
+        """Remove a school entered by mistake: only while nothing refers to it (else 409)."""
+        principal = current_principal()
+        if principal.role != "bureau_admin":
+            raise PermissionDenied("only the bureau removes schools")
+        school: School = get_scoped(db.session, principal, Resource.SCHOOL, Action.WRITE, school_id)
+        delete_unless_referenced(db.session, school, "school")
 
 
 @communities_blp.route("")

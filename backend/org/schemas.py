@@ -30,6 +30,10 @@ class RegionSchema(Schema):
     path = fields.String(dump_only=True)
 
 
+class RegionPatchSchema(Schema):
+    name = fields.String(required=True, validate=_name)
+
+
 class FencePointSchema(Schema):
     label = fields.String(required=True, validate=_name)
     latitude = fields.Float(required=True, validate=validate.Range(min=-90, max=90))

@@ -36,7 +36,7 @@ class PullArgs(Schema):
     last_pulled_at = fields.String(
         metadata={"description": "timestamp of the last pull; null, 0 or absent for the first"}
     )
-    schema_version = fields.String(required=True, metadata={"description": "app schema version"})
+    schema_version = fields.String(metadata={"description": "app schema version (required)"})
     migration = fields.String(
         metadata={"description": 'JSON {"from", "tables", "columns"} or null'}
     )
@@ -44,7 +44,7 @@ class PullArgs(Schema):
 
 class PushArgs(Schema):
     last_pulled_at = fields.String(
-        required=True, metadata={"description": "timestamp returned by this sync's pull"}
+        metadata={"description": "timestamp returned by this sync's pull (required)"}
     )
     schema_version = fields.String(
         metadata={"description": "app schema version (default: the oldest supported)"}
@@ -124,7 +124,8 @@ class Sync(MethodView):
 
 
 def _parse_push() -> services.PushRequest:
-    if (request.content_length or 0) > protocol.MAX_PUSH_BYTES:
+    # Count the bytes themselves: a chunked body has no Content-Length to trust.
+    if len(request.get_data(cache=True)) > protocol.MAX_PUSH_BYTES:
         raise protocol.ProtocolError(
             413, "payload_too_large", f"a push body is at most {protocol.MAX_PUSH_BYTES} bytes"
         )

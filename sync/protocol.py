@@ -22,6 +22,9 @@ MAX_ID_LENGTH = 64
 # WatermelonDB's generator makes 16 alphanumerics; apps may override it with UUIDs.
 ID_PATTERN = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 OPERATIONS = ("created", "updated", "deleted")
+# ASCII digits only (str.isdigit also accepts "²" and other digits int() refuses).
+_DIGITS = re.compile(r"^[0-9]{1,18}$")
+_SIGNED_DIGITS = re.compile(r"^-?[0-9]{1,18}$")
 # Raw-record keys that belong to the client's bookkeeping, never to the data.
 CLIENT_BOOKKEEPING = frozenset({"_status", "_changed"})
 
@@ -44,16 +47,16 @@ def parse_last_pulled_at(raw: str | None, *, required: bool) -> int | None:
         if required:
             raise _bad("last_pulled_at is required on push (the timestamp of your last pull)")
         return None
-    if not raw.isdigit() or len(raw) > 18:
+    if not _DIGITS.match(raw):
         raise _bad(f"last_pulled_at must be a non-negative integer or null, got {raw[:40]!r}")
     value = int(raw)
     return value or None
 
 
 def parse_schema_version(raw: str | None) -> int:
-    if raw is None or not raw.strip().isdigit():
+    if raw is None or not _DIGITS.match(raw.strip()):
         raise _bad("schema_version must be an integer (your app's schema version)")
-    version = int(raw)
+    version = int(raw.strip())
     if version < SCHEMA_VERSION_MIN:
         raise ProtocolError(
             426,
@@ -129,7 +132,7 @@ def parse_device_headers(headers: Mapping[str, str]) -> DeviceClock:
             if required:
                 raise _bad(f"{name} header is required on push (device epoch ms now)")
             return None
-        if not raw.lstrip("-").isdigit() or len(raw) > 18:
+        if not _SIGNED_DIGITS.match(raw):
             raise _bad(f"{name} must be an integer number of milliseconds")
         return int(raw)
 

@@ -27,7 +27,7 @@ from backend.attendance.services import Receipt
 from backend.auth.policy import Principal
 from backend.clock import epoch_ms
 from backend.db import current_serial, journal_serial, utcnow
-from backend.errors import Conflict
+from backend.errors import Conflict, DomainError
 from sync.models import DeviceSyncState, QuarantinedRecord, SyncPush
 from sync.protocol import (
     CLIENT_BOOKKEEPING,
@@ -46,6 +46,11 @@ _CHUNK = 500
 
 class SyncConflict(Conflict):
     code = "sync_conflict"
+
+
+class BadSyncRequest(DomainError):
+    status = 400
+    code = "bad_sync_request"
 
 
 def _chunks(values: list[Any]) -> Iterator[list[Any]]:
@@ -122,6 +127,21 @@ def _pull_table(
     def wanted(record_id: str, serial: int) -> bool:
         return serial <= timestamp and (full or serial > since or record_id not in prev)
 
+    # The caller's records set aside since their cursor. Where the stored record exists
+    # and is theirs to see, it is the truth the phone gets (re-sent even if unchanged);
+    # otherwise the phone gets its own payload back, marked "quarantined".
+    quarantined = {
+        q.record_id: q
+        for q in session.scalars(
+            sa.select(QuarantinedRecord).where(
+                QuarantinedRecord.user_id == principal.user_id,
+                QuarantinedRecord.table_name == table.name,
+                QuarantinedRecord.state == "open",
+                QuarantinedRecord.reason != "invalid_id",  # unusable as an id on a phone
+                QuarantinedRecord.deleted_at.is_(None),
+            )
+        )
+    }
     visible: set[str] = set()
     sent: list[dict[str, Any]] = []
     stmt = table.rows_for(principal)
@@ -129,24 +149,21 @@ def _pull_table(
         rows = stmt.subquery()
         ids = session.execute(sa.select(rows.c.id, rows.c.server_serial)).all()
         visible = {str(i) for i, _ in ids}
-        send = [i for i, serial in ids if wanted(str(i), serial)]
+
+        def resend(record_id: str) -> bool:
+            q = quarantined.get(record_id)
+            return q is not None and wanted(record_id, q.server_serial)
+
+        send = [i for i, serial in ids if wanted(str(i), serial) or resend(str(i))]
         model_id = table.model.id
         for chunk in _chunks(send):
             for row in session.scalars(stmt.where(model_id.in_(chunk))):
                 sent.append(table.wire(row, req.schema_version))
-    quarantined = session.scalars(
-        sa.select(QuarantinedRecord).where(
-            QuarantinedRecord.user_id == principal.user_id,
-            QuarantinedRecord.table_name == table.name,
-            QuarantinedRecord.state == "open",
-            QuarantinedRecord.deleted_at.is_(None),
-        )
-    ).all()
-    for q in quarantined:
-        if q.record_id in visible:
-            continue  # the stored record is the truth the phone gets
-        visible.add(q.record_id)
-        if wanted(q.record_id, q.server_serial):
+    for record_id, q in quarantined.items():
+        if record_id in visible:
+            continue
+        visible.add(record_id)
+        if wanted(record_id, q.server_serial):
             sent.append(_quarantine_wire(q, table, req.schema_version))
     return sent, visible
 
@@ -190,11 +207,25 @@ class PushRequest:
 
 
 @dataclass
+class SetAside:
+    """A pushed record going to quarantine (and, for a refused update, the row to flag)."""
+
+    table: str
+    record_id: str
+    operation: str
+    payload: dict[str, Any]
+    rejected: Rejected
+    refused_update_of: Any = None
+
+
+@dataclass
 class PushOutcome:
     applied: int = 0
     unchanged: int = 0
     ignored: int = 0
-    quarantined: list[tuple[str, str, str, dict[str, Any], Rejected]] = field(default_factory=list)
+    quarantined: list[SetAside] = field(default_factory=list)
+    # Records the phone got right (or withdrew) this time: their old quarantine entry closes.
+    settled: list[tuple[str, str, str]] = field(default_factory=list)
     conflicts: dict[str, list[str]] = field(default_factory=dict)
 
     def as_response(self) -> dict[str, Any]:
@@ -218,6 +249,8 @@ def push(session: Session, principal: Principal, req: PushRequest) -> dict[str, 
         skew_ms=epoch_ms(received_at) - req.clock.device_time,
     )
     journal_serial(session)  # the lock first: no other writer commits between read and write
+    if req.last_pulled_at > current_serial(session.connection()):
+        raise BadSyncRequest("last_pulled_at is ahead of the server: use a pull's timestamp")
     outcome = PushOutcome()
     for table_name, changes in req.changes.items():
         _push_table(session, principal, REGISTRY.get(table_name), changes, req, receipt, outcome)
@@ -226,10 +259,13 @@ def push(session: Session, principal: Principal, req: PushRequest) -> dict[str, 
             "Records changed on the server since your last pull; pull, then push again",
             errors={"conflicts": outcome.conflicts},
         )
-    for table_name, record_id, operation, payload, rejected in outcome.quarantined:
-        _quarantine(
-            session, principal, table_name, record_id, operation, payload, rejected, receipt
-        )
+    for aside in outcome.quarantined:
+        changed = _quarantine(session, principal, aside, receipt)
+        writer = REGISTRY.get(aside.table).writer
+        if changed and writer is not None and aside.refused_update_of is not None:
+            # Flag once per distinct refusal; a replay of the same one changes nothing.
+            writer.mark_rejected_update(aside.refused_update_of, aside.rejected.detail)
+    _settle(session, principal, outcome.settled)
     session.add(
         SyncPush(
             user_id=principal.user_id,
@@ -251,9 +287,12 @@ def push(session: Session, principal: Principal, req: PushRequest) -> dict[str, 
 
 
 def _records(changes: TableChanges) -> Iterable[tuple[str, dict[str, Any]]]:
+    """Created and updated records; one per id (the last), as a client should send them."""
+    latest: dict[str, tuple[str, dict[str, Any]]] = {}
     for op in ("created", "updated"):
         for raw in getattr(changes, op):
-            yield op, {k: v for k, v in raw.items() if k not in CLIENT_BOOKKEEPING}
+            latest[raw["id"]] = (op, {k: v for k, v in raw.items() if k not in CLIENT_BOOKKEEPING})
+    return latest.values()
 
 
 def _push_table(
@@ -267,39 +306,35 @@ def _push_table(
 ) -> None:
     writer = table.writer
     allowed = writer is not None and principal.role in writer.roles
-    ids = [
-        i
-        for i in {r["id"] for r in (*changes.created, *changes.updated)} | set(changes.deleted)
-        if valid_id(i)
-    ]
+    records = list(_records(changes))
+    ids = [i for i in {r["id"] for _, r in records} | set(changes.deleted) if valid_id(i)]
     existing: dict[str, Any] = {}
     for chunk in _chunks(ids if allowed else []):
         for row in session.scalars(sa.select(table.model).where(table.model.id.in_(chunk))):
             existing[str(row.id)] = row
 
-    def reject(op: str, record_id: str, payload: dict[str, Any], reason: str, detail: str) -> None:
+    def set_aside(
+        op: str, payload: dict[str, Any], reason: str, detail: str, row: Any = None
+    ) -> None:
         outcome.quarantined.append(
-            (table.name, record_id[:64], op, payload, Rejected(reason, detail))
+            SetAside(table.name, payload["id"][:64], op, payload, Rejected(reason, detail), row)
         )
 
-    for op, payload in _records(changes):
+    for op, payload in records:
         record_id: str = payload["id"]
         if not valid_id(record_id):
-            reject(op, record_id, payload, "invalid_id", "ids are 1–64 of A–Z a–z 0–9 _ . -")
+            set_aside(op, payload, "invalid_id", "ids are 1–64 of A–Z a–z 0–9 _ . -")
             continue
         if writer is None or not allowed:
-            reject(
-                op,
-                record_id,
-                payload,
-                "not_writable",
-                f"{table.name} is read-only for a {principal.role}",
+            # The stored record (if the caller sees it) is sent back on the next pull.
+            set_aside(
+                op, payload, "not_writable", f"{table.name} is read-only for a {principal.role}"
             )
             continue
         try:
             values = writer.clean(payload)
         except Rejected as exc:
-            reject(op, record_id, payload, exc.reason, exc.detail)
+            set_aside(op, payload, exc.reason, exc.detail)
             continue
         record_digest = digest(values)
         row = existing.get(record_id)
@@ -310,24 +345,61 @@ def _push_table(
             session.flush()
             outcome.applied += 1
         elif not writer.owner_matches(row, principal):
-            reject(op, record_id, payload, "id_in_use", "another record already has this id")
+            set_aside(op, payload, "id_in_use", "another record already has this id")
+            continue
         elif row.deleted_at is None and row.client_digest == record_digest:
             outcome.unchanged += 1  # a replay of what is stored: nothing to do
         elif row.server_serial > req.last_pulled_at:
             outcome.conflicts.setdefault(table.name, []).append(record_id)
+            continue
         elif row.deleted_at is not None:
-            reject(op, record_id, payload, "deleted_on_server", "the record was deleted")
+            set_aside(op, payload, "deleted_on_server", "the record was deleted")
+            continue
         else:
             try:
                 writer.update(row, values, record_digest)
-                outcome.applied += 1
             except Rejected as exc:
-                reject(op, record_id, payload, exc.reason, exc.detail)
-                writer.mark_rejected_update(row, exc.detail)
-    for record_id in changes.deleted:
+                set_aside(op, payload, exc.reason, exc.detail, row)
+                continue
+            outcome.applied += 1
+        outcome.settled.append((table.name, record_id, "resolved"))
+    _push_deletes(session, principal, table, changes.deleted, existing, req, receipt, outcome)
+
+
+def _push_deletes(
+    session: Session,
+    principal: Principal,
+    table: SyncTable,
+    deleted: list[str],
+    existing: dict[str, Any],
+    req: PushRequest,
+    receipt: Receipt,
+    outcome: PushOutcome,
+) -> None:
+    writer = table.writer
+    if writer is None or principal.role not in writer.roles:
+        # A phone cannot delete what it may only read: set the delete aside so that the
+        # next pull sends the record back (unknown or unseen ids stay ignored: no leak).
+        visible = _visible_ids(session, principal, table, deleted)
+        for record_id in deleted:
+            if record_id in visible:
+                outcome.quarantined.append(
+                    SetAside(
+                        table.name,
+                        record_id,
+                        "deleted",
+                        {"id": record_id},
+                        Rejected("not_writable", f"{table.name} is read-only"),
+                    )
+                )
+            else:
+                outcome.ignored += 1
+        return
+    for record_id in deleted:
         row = existing.get(record_id)
-        if row is None or writer is None or not allowed or not writer.owner_matches(row, principal):
-            outcome.ignored += 1  # unknown (or not yours: said the same way, nothing leaks)
+        if row is None or not writer.owner_matches(row, principal):
+            outcome.ignored += 1  # unknown, or not yours: said the same way, nothing leaks
+            outcome.settled.append((table.name, record_id, "dismissed"))  # a withdrawn reject
         elif row.deleted_at is not None:
             outcome.unchanged += 1
         elif row.server_serial > req.last_pulled_at:
@@ -337,47 +409,76 @@ def _push_table(
             outcome.applied += 1
 
 
-def _quarantine(
-    session: Session,
-    principal: Principal,
-    table_name: str,
-    record_id: str,
-    operation: str,
-    payload: dict[str, Any],
-    rejected: Rejected,
-    receipt: Receipt,
-) -> None:
+def _visible_ids(
+    session: Session, principal: Principal, table: SyncTable, ids: list[str]
+) -> set[str]:
+    stmt = table.rows_for(principal)
+    if stmt is None or not ids:
+        return set()
+    rows = stmt.subquery()
+    found = session.execute(sa.select(rows.c.id)).scalars()
+    wanted = set(ids)
+    return {str(i) for i in found if str(i) in wanted}
+
+
+def _settle(session: Session, principal: Principal, settled: list[tuple[str, str, str]]) -> None:
+    """Close the caller's open quarantine entries for records now stored or withdrawn."""
+    for table_name, record_id, state in settled:
+        entry = session.scalars(
+            sa.select(QuarantinedRecord).where(
+                QuarantinedRecord.user_id == principal.user_id,
+                QuarantinedRecord.table_name == table_name,
+                QuarantinedRecord.record_id == record_id,
+                QuarantinedRecord.state == "open",
+            )
+        ).one_or_none()
+        if entry is not None:
+            entry.state = state
+            entry.resolution_note = (
+                "a valid version was pushed" if state == "resolved" else "withdrawn on the phone"
+            )
+
+
+def _quarantine(session: Session, principal: Principal, aside: SetAside, receipt: Receipt) -> bool:
+    """Store (or refresh) the entry; False when it is a replay of the stored one."""
     entry = session.scalars(
         sa.select(QuarantinedRecord).where(
             QuarantinedRecord.user_id == principal.user_id,
-            QuarantinedRecord.table_name == table_name,
-            QuarantinedRecord.record_id == record_id,
+            QuarantinedRecord.table_name == aside.table,
+            QuarantinedRecord.record_id == aside.record_id,
         )
     ).one_or_none()
+    detail = aside.rejected.detail[:1000]
     if entry is None:
         session.add(
             QuarantinedRecord(
                 user_id=principal.user_id,
                 device_pk=principal.device_pk,
-                table_name=table_name,
-                record_id=record_id,
-                operation=operation,
-                payload=payload,
-                reason=rejected.reason,
-                detail=rejected.detail[:1000],
+                table_name=aside.table,
+                record_id=aside.record_id,
+                operation=aside.operation,
+                payload=aside.payload,
+                reason=aside.rejected.reason,
+                detail=detail,
                 first_received_at=receipt.received_at,
                 last_received_at=receipt.received_at,
             )
         )
-    elif entry.payload != payload or entry.reason != rejected.reason or entry.state != "open":
-        # The same bad record pushed again changes nothing; a different one replaces it.
-        entry.payload = payload
-        entry.operation = operation
-        entry.reason = rejected.reason
-        entry.detail = rejected.detail[:1000]
-        entry.state = "open"
-        entry.attempts += 1
-        entry.last_received_at = receipt.received_at
+        return True
+    if (
+        entry.payload == aside.payload
+        and entry.reason == aside.rejected.reason
+        and entry.state == "open"
+    ):
+        return False  # the same bad record pushed again changes nothing
+    entry.payload = aside.payload
+    entry.operation = aside.operation
+    entry.reason = aside.rejected.reason
+    entry.detail = detail
+    entry.state = "open"
+    entry.attempts += 1
+    entry.last_received_at = receipt.received_at
+    return True
 
 
 def dismiss(

@@ -80,9 +80,31 @@ def _number(values: dict[str, Any], name: str, *, optional: bool) -> float | Non
     return number
 
 
+# JavaScript's exact-integer limit: what a phone can mean, and what BIGINT stores.
+_MAX_INTEGER = 2**53 - 1
+
+
 def _integer(values: dict[str, Any], name: str, *, optional: bool) -> int | None:
     number = _number(values, name, optional=optional)
-    return None if number is None else int(number)
+    if number is None:
+        return None
+    if abs(number) > _MAX_INTEGER:
+        raise InvalidCheckIn(name, "is out of range")
+    return int(number)
+
+
+def _flag_value(values: dict[str, Any], name: str) -> bool:
+    value = values.get(name)
+    if value is None or isinstance(value, bool):
+        return bool(value)
+    if isinstance(value, int | float):
+        return value != 0
+    text = str(value).strip().lower()
+    if text in {"true", "1", "yes", "y"}:
+        return True
+    if text in {"false", "0", "no", "n", ""}:
+        return False
+    raise InvalidCheckIn(name, "must be true or false")
 
 
 def _short_text(values: dict[str, Any], name: str, limit: int) -> str | None:
@@ -125,7 +147,6 @@ def clean_check_in(raw: dict[str, Any]) -> dict[str, Any]:
     elapsed = _integer(raw, "elapsed_ms", optional=True)
     if elapsed is not None and elapsed < 0:
         raise InvalidCheckIn("elapsed_ms", "must not be negative")
-    mock = raw.get("mock_location")
     return {
         "kind": kind,
         "captured_at": captured_at,
@@ -133,8 +154,7 @@ def clean_check_in(raw: dict[str, Any]) -> dict[str, Any]:
         "longitude": longitude,
         "accuracy_m": accuracy,
         "coord_system": coord_system,
-        # Anything truthy a client sends for a mock fix counts as one: err towards flagging.
-        "mock_location": bool(mock) and mock not in ("false", "0"),
+        "mock_location": _flag_value(raw, "mock_location"),
         "photo_id": _short_text(raw, "photo_id", 64),
         "photo_sha256": sha,
         "elapsed_ms": elapsed,

@@ -29,9 +29,12 @@ class DomainError(Exception):
         rule: str | None = None,
         field: str | None = None,
         errors: dict[str, Any] | None = None,
+        code: str | None = None,
     ) -> None:
         super().__init__(message)
         self.message = message
+        # A finer code than the class's, where a client acts on the difference.
+        self.code = code or type(self).code
         self.rule = rule
         # Same nesting as webargs' validation errors: location, then field.
         self.errors = (

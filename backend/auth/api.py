@@ -181,3 +181,12 @@ class RevokeDevice(MethodView):
     def post(self, device_pk: uuid.UUID) -> Device:
         """Lost phone: its tokens stop working at once; it cannot log in again."""
         return services.revoke_device(db.session, current_principal(), device_pk)
+
+
+@devices_blp.route("/<uuid:device_pk>/restore")
+class RestoreDevice(MethodView):
+    @requires(Resource.DEVICE, Action.WRITE)
+    @devices_blp.response(200, DeviceSchema)
+    def post(self, device_pk: uuid.UUID) -> Device:
+        """A revoked phone was found: it may log in again; its old tokens stay void."""
+        return services.restore_device(db.session, current_principal(), device_pk)

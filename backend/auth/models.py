@@ -65,6 +65,8 @@ class Device(IdMixin, Base):
     revoked_by_id: Mapped[uuid.UUID | None] = mapped_column(
         sa.ForeignKey("users.id", ondelete="SET NULL")
     )
+    # Access tokens issued before this moment are void (logout, restore after revocation).
+    sessions_ended_at: Mapped[datetime | None]
 
     user: Mapped[User] = relationship(foreign_keys=[user_id])
 

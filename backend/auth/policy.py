@@ -326,11 +326,14 @@ def in_scope(
 # --- authentication and the view decorators ---------------------------------------------
 
 
+DEVICE_REVOKED = "This device was revoked by an administrator (lost phone); ask them to restore it"
+
+
 def _bearer_token() -> str:
     header = request.headers.get("Authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
-        raise AuthenticationFailed("Missing bearer token")
+        raise AuthenticationFailed("Missing bearer token", code="token_missing")
     return token.strip()
 
 
@@ -346,12 +349,16 @@ def authenticate(session: Session) -> Principal:
         .where(User.id == claims.user_id, Device.id == claims.device_pk)
     ).one_or_none()
     if row is None:
-        raise AuthenticationFailed("Invalid access token")
+        raise AuthenticationFailed("Invalid access token", code="token_invalid")
     user, device, region_path = row
     if not user.active:
-        raise AuthenticationFailed("Account disabled")
+        raise AuthenticationFailed("Account disabled", code="account_disabled")
     if device.revoked_at is not None:
-        raise AuthenticationFailed("This device has been revoked; log in again")
+        raise AuthenticationFailed(DEVICE_REVOKED, code="device_revoked")
+    if device.sessions_ended_at is not None and claims.issued_at_ms < int(
+        device.sessions_ended_at.timestamp() * 1000
+    ):
+        raise AuthenticationFailed("Logged out on this device; log in again", code="logged_out")
     return Principal(
         user_id=user.id,
         username=user.username,

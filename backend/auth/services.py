@@ -11,12 +11,26 @@ from sqlalchemy.orm import Session
 
 from backend.auth.models import ROLES, Device, RefreshToken, User
 from backend.auth.passwords import hash_password, needs_rehash, verify_password
-from backend.auth.policy import Action, Principal, Resource, get_scoped, in_scope
+from backend.auth.policy import (
+    DEVICE_REVOKED,
+    Action,
+    Principal,
+    Resource,
+    get_scoped,
+    in_scope,
+)
 from backend.auth.throttle import LoginThrottle
 from backend.auth.tokens import digest, expires_in, issue_access_token, new_refresh_token
 from backend.config import Settings
 from backend.db import utcnow
-from backend.errors import AuthenticationFailed, Conflict, DomainError, InvalidInput, NotFound
+from backend.errors import (
+    AuthenticationFailed,
+    Conflict,
+    DomainError,
+    InvalidInput,
+    NotFound,
+    PermissionDenied,
+)
 
 
 class RefreshTokenReused(AuthenticationFailed):
@@ -90,10 +104,10 @@ def login(
     user = session.scalars(sa.select(User).where(User.username == username)).one_or_none()
     # Always verify (a dummy hash for unknown users) so timing does not reveal accounts.
     if not verify_password(user.password_hash if user else None, password) or user is None:
-        raise AuthenticationFailed("Wrong username or password")
+        raise AuthenticationFailed("Wrong username or password", code="bad_credentials")
     throttle.forget_account(username)
     if not user.active:
-        raise AuthenticationFailed("Account disabled")
+        raise AuthenticationFailed("Account disabled", code="account_disabled")
     if needs_rehash(user.password_hash):
         user.password_hash = hash_password(password)
     device = session.scalars(
@@ -104,9 +118,7 @@ def login(
         session.add(device)
         session.flush()
     elif device.revoked_at is not None:
-        raise AuthenticationFailed(
-            "This device was revoked by an administrator; use another device or ask them"
-        )
+        raise AuthenticationFailed(DEVICE_REVOKED, code="device_revoked")
     elif device_name:
         device.device_name = device_name
     return _issue(session, settings, user, device, uuid.uuid4())
@@ -138,13 +150,18 @@ def _is_lost_response_retry(
     assert token.used_at is not None
     if token.revoked_at is not None or now - token.used_at > settings.refresh_retry_grace:
         return False
-    return all(s.used_at is None and s.revoked_at is None for s in _successors(session, token))
+    # Every answer since was lost too (each retry voided the one before): still a retry.
+    return all(
+        s.used_at is None and (s.revoked_at is None or s.revoked_reason == "superseded_by_retry")
+        for s in _successors(session, token)
+    )
 
 
 def _revoke_successors(session: Session, token: RefreshToken, reason: str) -> None:
     for successor in _successors(session, token):
-        successor.revoked_at = utcnow()
-        successor.revoked_reason = reason
+        if successor.revoked_at is None:
+            successor.revoked_at = utcnow()
+            successor.revoked_reason = reason
 
 
 def refresh(
@@ -160,7 +177,7 @@ def refresh(
         .with_for_update()
     ).one_or_none()
     if token is None:
-        raise AuthenticationFailed("Unknown refresh token")
+        raise AuthenticationFailed("Unknown refresh token", code="refresh_invalid")
     now = utcnow()
     if token.used_at is not None:
         if _is_lost_response_retry(session, settings, token, now):
@@ -171,28 +188,54 @@ def refresh(
             # Reuse: someone holds a copy. Revoke every token of the family, thief's and ours.
             _revoke_family(session, token.family_id, "reuse_detected")
             session.flush()
-            raise RefreshTokenReused("Refresh token reuse detected; log in again")
+            raise RefreshTokenReused(
+                "Refresh token reuse detected; log in again", code="refresh_reused"
+            )
     if token.revoked_at is not None or token.expires_at <= now:
-        raise AuthenticationFailed("Refresh token expired or revoked; log in again")
+        raise AuthenticationFailed(
+            "Refresh token expired or revoked; log in again", code="refresh_invalid"
+        )
     device = session.get(Device, token.device_pk)
     user = session.get(User, token.user_id)
     if device is None or user is None or device.device_id != device_id:
-        raise AuthenticationFailed("Refresh token belongs to another device")
+        raise AuthenticationFailed(
+            "Refresh token belongs to another device", code="device_mismatch"
+        )
     if device.revoked_at is not None:
-        raise AuthenticationFailed("This device has been revoked; log in again")
+        raise AuthenticationFailed(DEVICE_REVOKED, code="device_revoked")
     if not user.active:
-        raise AuthenticationFailed("Account disabled")
+        raise AuthenticationFailed("Account disabled", code="account_disabled")
     token.used_at = now
     return _issue(session, settings, user, device, token.family_id)
 
 
 def logout(session: Session, principal: Principal) -> None:
-    """End every session of the caller's current device (it may log in again)."""
+    """End every session of the caller's current device, access tokens included.
+
+    The device may log in again at once (tokens issued from then on are valid).
+    """
+    device = session.get(Device, principal.device_pk)
+    if device is not None:
+        device.sessions_ended_at = utcnow()
     session.execute(
         sa.update(RefreshToken)
         .where(RefreshToken.device_pk == principal.device_pk, RefreshToken.revoked_at.is_(None))
         .values(revoked_at=utcnow(), revoked_reason="logout")
     )
+
+
+def restore_device(session: Session, principal: Principal, device_pk: uuid.UUID) -> Device:
+    """A revoked phone was found: it may log in again (its old tokens stay dead)."""
+    if principal.role not in ("bureau_admin", "school_admin"):
+        raise PermissionDenied("only an administrator restores a revoked device")
+    device: Device = get_scoped(session, principal, Resource.DEVICE, Action.WRITE, device_pk)
+    if device.revoked_at is None:
+        raise Conflict("this device is not revoked")
+    device.revoked_at = None
+    device.revoked_by_id = None
+    device.sessions_ended_at = utcnow()  # whatever it held before stays invalid
+    session.flush()
+    return device
 
 
 def revoke_device(session: Session, principal: Principal, device_pk: uuid.UUID) -> Device:

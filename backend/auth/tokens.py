@@ -25,6 +25,7 @@ _ALGORITHM = "HS256"
 class AccessClaims:
     user_id: uuid.UUID
     device_pk: uuid.UUID
+    issued_at_ms: int
 
 
 def issue_access_token(settings: Settings, user_id: uuid.UUID, device_pk: uuid.UUID) -> str:
@@ -38,6 +39,9 @@ def issue_access_token(settings: Settings, user_id: uuid.UUID, device_pk: uuid.U
         "aud": settings.jwt_audience,
         "iss": settings.jwt_issuer,
         "jti": secrets.token_hex(8),
+        # Issue time in ms: "iat" has whole seconds, too coarse to tell a token issued just
+        # before a logout from one issued by the login just after it.
+        "ims": int(now.timestamp() * 1000),
     }
     return jwt.encode(payload, settings.secret_key, algorithm=_ALGORITHM)
 
@@ -50,13 +54,17 @@ def decode_access_token(settings: Settings, token: str) -> AccessClaims:
             algorithms=[_ALGORITHM],  # pinned: "alg": "none" and key confusion are refused
             audience=settings.jwt_audience,
             issuer=settings.jwt_issuer,
-            options={"require": ["exp", "iat", "sub", "did", "aud", "iss"]},
+            options={"require": ["exp", "iat", "sub", "did", "aud", "iss", "ims"]},
         )
-        return AccessClaims(uuid.UUID(payload["sub"]), uuid.UUID(payload["did"]))
+        return AccessClaims(
+            uuid.UUID(payload["sub"]), uuid.UUID(payload["did"]), int(payload["ims"])
+        )
     except jwt.ExpiredSignatureError as exc:
-        raise AuthenticationFailed("Access token expired; refresh it") from exc
+        raise AuthenticationFailed(
+            "Access token expired; refresh it", code="token_expired"
+        ) from exc
     except (jwt.InvalidTokenError, ValueError, TypeError) as exc:
-        raise AuthenticationFailed("Invalid access token") from exc
+        raise AuthenticationFailed("Invalid access token", code="token_invalid") from exc
 
 
 def new_refresh_token() -> str:

@@ -139,3 +139,24 @@ def test_device_list_shows_only_devices_in_scope(
     owners = fresh(session, sa.select(Device.user_id).where(Device.id.in_(ids)))
     county_a_users = {u.id for name, u in w.users.items() if name.endswith(("_a", "_a2"))}
     assert set(owners) <= county_a_users
+
+
+def test_a_found_phone_is_restored_by_an_admin(
+    app: Flask, session: Session, client: FlaskClient
+) -> None:
+    w = committed_world(session, app)
+    teacher = w.users["teacher_a"]
+    lost = logged_in(client, teacher.username, LOST)
+    assert _revoke(client, lost["device"]["id"], w.headers["bureau_a"]) == 200
+    assert_unauthenticated(login(client, teacher.username, LOST), "device_revoked")
+    restore = f"/api/v1/devices/{lost['device']['id']}/restore"
+
+    assert client.post(restore, headers=w.headers["teacher_a"]).status_code == 403
+    assert client.post(restore, headers=w.headers["bureau_b"]).status_code == 404
+    assert client.post(restore, headers=w.headers["school_admin_a"]).status_code == 200
+    assert client.post(restore, headers=w.headers["school_admin_a"]).status_code == 409
+
+    # It may log in again; what it held before the revocation stays void.
+    assert_unauthenticated(me(client, lost["access_token"]), "logged_out")
+    again = logged_in(client, teacher.username, LOST)
+    assert me(client, again["access_token"]).status_code == 200

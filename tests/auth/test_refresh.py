@@ -161,7 +161,10 @@ def test_logout_ends_the_device_sessions_only(
     response = client.post(LOGOUT, headers=bearer(phone["access_token"]))
 
     assert response.status_code == 204, response.json
-    assert_unauthenticated(refresh(client, phone["refresh_token"], PHONE))
+    # Its access tokens end now too, not when they expire.
+    assert_unauthenticated(me(client, phone["access_token"]), "logged_out")
+    assert_unauthenticated(me(client, phone_again["access_token"]), "logged_out")
+    assert_unauthenticated(refresh(client, phone["refresh_token"], PHONE), "refresh_invalid")
     assert_unauthenticated(refresh(client, phone_again["refresh_token"], PHONE))
     assert {_row(session, t["refresh_token"]).revoked_reason for t in (phone, phone_again)} == {
         "logout"
@@ -227,3 +230,16 @@ def test_retry_after_the_grace_period_is_reuse(
     body = assert_unauthenticated(refresh(client, first["refresh_token"], PHONE))
 
     assert "reuse" in body["message"].lower()
+
+
+def test_retries_keep_working_while_every_answer_is_lost(
+    app: Flask, session: Session, client: FlaskClient
+) -> None:
+    """A 2G link that drops answer after answer must not end in a forced password login."""
+    w = committed_world(session, app)
+    first = logged_in(client, w.users["teacher_a"].username, PHONE)
+    for _ in range(3):
+        assert refresh(client, first["refresh_token"], PHONE).status_code == 200  # lost
+    final = refresh(client, first["refresh_token"], PHONE).json
+    assert final is not None
+    assert refresh(client, final["refresh_token"], PHONE).status_code == 200

@@ -40,6 +40,7 @@ def _claims(settings: Settings, user_id: str, device_pk: str, **changes: Any) ->
         "aud": settings.jwt_audience,
         "iss": settings.jwt_issuer,
         "jti": uuid.uuid4().hex,
+        "ims": int(now.timestamp() * 1000),
     }
     claims.update(changes)
     return {k: v for k, v in claims.items() if v is not None}

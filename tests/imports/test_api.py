@@ -367,7 +367,7 @@ def test_without_a_token_401(client: FlaskClient, codes: Codes) -> None:
     r = upload(client, "teachers", csv_bytes([TEACHER_HEADER]), "t.csv", {})
 
     assert r.status_code == 401
-    assert r.json is not None and r.json["code"] == "unauthenticated"
+    assert r.json is not None and r.json["code"] == "token_missing"
 
 
 def test_every_import_view_carries_its_write_policy(app: Flask) -> None:

@@ -8,5 +8,7 @@ if [ ! -x .venv/bin/python ]; then
   "$PYTHON" -m venv .venv
 fi
 .venv/bin/python -m pip install -q --disable-pip-version-check --upgrade pip >/dev/null
-.venv/bin/python -m pip install -q --disable-pip-version-check -e ".[${EXTRAS:-}]"
+target="."
+[ -n "${EXTRAS:-}" ] && target=".[${EXTRAS}]"
+.venv/bin/python -m pip install -q --disable-pip-version-check -e "$target"
 export PATH="$ROOT/.venv/bin:$PATH"

@@ -20,7 +20,7 @@ from backend.config import Settings
 from backend.db import Database
 from backend.errors import register_error_handlers
 from backend.exchange.api import blueprints as exchange_blueprints
-from backend.extensions import Api, api_config, store_settings
+from backend.extensions import Api, StrictJSONProvider, api_config, store_settings
 from backend.imports.api import blp as imports_blp
 from backend.org.api import blueprints as org_blueprints
 from sync.api import blp as sync_blp
@@ -47,6 +47,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         **api_config(settings),
     )
     store_settings(app, settings)
+    app.json = StrictJSONProvider(app)
     if settings.proxy_count:
         app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
             app.wsgi_app, x_for=settings.proxy_count, x_proto=settings.proxy_count
@@ -95,9 +96,12 @@ BODY_TYPES = frozenset(
 
 
 def _refuse_unknown_bodies() -> None:
+    has_body = bool(request.content_length) or "chunked" in request.headers.get(
+        "Transfer-Encoding", ""
+    )
     if (
         request.method in {"POST", "PUT", "PATCH"}
-        and request.content_length
+        and has_body
         and request.mimetype not in BODY_TYPES
     ):
         raise UnsupportedMediaType(

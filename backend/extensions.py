@@ -5,13 +5,18 @@ Each app gets its own :class:`Api` (tests build many apps); blueprints are modul
 
 from __future__ import annotations
 
+import json
+import math
 from typing import Any
 
-from flask import Flask, Response
+from flask import Flask, Request, Response
+from flask.json.provider import DefaultJSONProvider
 from flask_smorest import Api as _Api
 from flask_smorest import Blueprint as _Blueprint
 from marshmallow import Schema as _Schema
 from marshmallow import fields
+from webargs import core
+from webargs.flaskparser import FlaskParser, is_json_request
 from werkzeug.exceptions import HTTPException
 
 from backend.config import Settings
@@ -27,6 +32,39 @@ def settings_of(app: Flask) -> Settings:
 
 def store_settings(app: Flask, settings: Settings) -> None:
     app.extensions[_SETTINGS_KEY] = settings
+
+
+def strict_json_loads(data: str | bytes) -> Any:
+    """JSON as RFC 8259 has it: no NaN, no Infinity, no float that overflows to infinity.
+
+    Python's parser accepts all three; stored, they break PostgreSQL or the next response.
+    """
+    text = data.decode() if isinstance(data, bytes) else data
+
+    def refuse(name: str) -> Any:
+        raise json.JSONDecodeError(f"{name} is not a JSON number", text, 0)
+
+    def finite(literal: str) -> float:
+        value = float(literal)
+        if not math.isfinite(value):
+            raise json.JSONDecodeError(f"{literal[:20]} is out of range", text, 0)
+        return value
+
+    return json.loads(text, parse_constant=refuse, parse_float=finite)
+
+
+class StrictJSONProvider(DefaultJSONProvider):
+    def loads(self, s: str | bytes, **kwargs: Any) -> Any:
+        return strict_json_loads(s)
+
+
+class StrictParser(FlaskParser):
+    """webargs' parser with the same strict JSON."""
+
+    def _raw_load_json(self, req: Request) -> Any:
+        if not is_json_request(req):
+            return core.missing
+        return strict_json_loads(req.get_data(cache=True))
 
 
 class Schema(_Schema):
@@ -55,6 +93,8 @@ class Api(_Api):  # type: ignore[misc]
 
 class Blueprint(_Blueprint):  # type: ignore[misc]
     """One per feature; kept as our own class so shared behaviour has one home."""
+
+    ARGUMENTS_PARSER = StrictParser()
 
 
 def api_config(settings: Settings) -> dict[str, Any]:

@@ -172,6 +172,8 @@ class QuarantineSchema(Schema):
     first_received_at = fields.DateTime(dump_only=True)
     last_received_at = fields.DateTime(dump_only=True)
     state = fields.String(dump_only=True)
+    resolved_by_id = fields.UUID(dump_only=True, allow_none=True)
+    resolution_note = fields.String(dump_only=True)
 
 
 class QuarantineQuery(Schema):

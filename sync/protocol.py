@@ -43,7 +43,8 @@ def _bad(message: str) -> ProtocolError:
 
 def parse_last_pulled_at(raw: str | None, *, required: bool) -> int | None:
     """``null``, ``0``, empty or absent mean "never pulled" (a first sync)."""
-    if raw is None or raw.strip() in {"", "null", "undefined"}:
+    raw = None if raw is None else raw.strip()
+    if raw is None or raw in {"", "null", "undefined"}:
         if required:
             raise _bad("last_pulled_at is required on push (the timestamp of your last pull)")
         return None

@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 
 from backend.attendance.services import Receipt
 from backend.auth.policy import Principal
-from backend.clock import epoch_ms
+from backend.clock import days_ago, epoch_ms
 from backend.db import current_serial, journal_serial, utcnow
 from backend.errors import Conflict, DomainError
 from sync.models import DeviceSyncState, QuarantinedRecord, SyncPush
@@ -41,6 +41,7 @@ from sync.registry import Rejected, SyncTable
 from sync.tables import REGISTRY
 
 STATES_KEPT_PER_DEVICE = 3
+QUARANTINE_ECHO_DAYS = 62
 _CHUNK = 500
 
 
@@ -139,6 +140,8 @@ def _pull_table(
                 QuarantinedRecord.state == "open",
                 QuarantinedRecord.reason != "invalid_id",  # unusable as an id on a phone
                 QuarantinedRecord.deleted_at.is_(None),
+                # Like the records themselves, old echoes age off the phone.
+                QuarantinedRecord.last_received_at >= days_ago(QUARANTINE_ECHO_DAYS),
             )
         )
     }
@@ -226,6 +229,7 @@ class PushOutcome:
     quarantined: list[SetAside] = field(default_factory=list)
     # Records the phone got right (or withdrew) this time: their old quarantine entry closes.
     settled: list[tuple[str, str, str]] = field(default_factory=list)
+    written: set[tuple[str, str]] = field(default_factory=set)  # (table, id) this push wrote
     conflicts: dict[str, list[str]] = field(default_factory=dict)
 
     def as_response(self) -> dict[str, Any]:
@@ -248,8 +252,9 @@ def push(session: Session, principal: Principal, req: PushRequest) -> dict[str, 
         boot_id=req.clock.boot_id,
         skew_ms=epoch_ms(received_at) - req.clock.device_time,
     )
-    journal_serial(session)  # the lock first: no other writer commits between read and write
-    if req.last_pulled_at > current_serial(session.connection()):
+    # The lock first: no other writer commits between our reads and our writes.
+    serial = journal_serial(session)
+    if req.last_pulled_at >= serial:  # this push's own serial is the first not yet handed out
         raise BadSyncRequest("last_pulled_at is ahead of the server: use a pull's timestamp")
     outcome = PushOutcome()
     for table_name, changes in req.changes.items():
@@ -363,6 +368,7 @@ def _push_table(
                 continue
             outcome.applied += 1
         outcome.settled.append((table.name, record_id, "resolved"))
+        outcome.written.add((table.name, record_id))
     _push_deletes(session, principal, table, changes.deleted, existing, req, receipt, outcome)
 
 
@@ -394,15 +400,20 @@ def _push_deletes(
                 )
             else:
                 outcome.ignored += 1
+                outcome.settled.append((table.name, record_id, "dismissed"))  # its own reject
         return
     for record_id in deleted:
         row = existing.get(record_id)
+        # Whatever happens to the record, a quarantine entry of the caller's for it is done.
+        outcome.settled.append((table.name, record_id, "dismissed"))
         if row is None or not writer.owner_matches(row, principal):
             outcome.ignored += 1  # unknown, or not yours: said the same way, nothing leaks
-            outcome.settled.append((table.name, record_id, "dismissed"))  # a withdrawn reject
         elif row.deleted_at is not None:
             outcome.unchanged += 1
-        elif row.server_serial > req.last_pulled_at:
+        elif (
+            row.server_serial > req.last_pulled_at
+            and (table.name, record_id) not in outcome.written
+        ):
             outcome.conflicts.setdefault(table.name, []).append(record_id)
         else:
             writer.delete(row, receipt)
@@ -449,6 +460,7 @@ def _quarantine(session: Session, principal: Principal, aside: SetAside, receipt
         )
     ).one_or_none()
     detail = aside.rejected.detail[:1000]
+    table = REGISTRY.get(aside.table)
     if entry is None:
         session.add(
             QuarantinedRecord(
@@ -465,20 +477,29 @@ def _quarantine(session: Session, principal: Principal, aside: SetAside, receipt
             )
         )
         return True
-    if (
-        entry.payload == aside.payload
+    # Received again: the entry changes (its serial too), so the next pull answers it again
+    # even if the answer to this push was lost.
+    entry.last_received_at = receipt.received_at
+    same = (
+        _client_part(table, entry.payload) == _client_part(table, aside.payload)
         and entry.reason == aside.rejected.reason
         and entry.state == "open"
-    ):
-        return False  # the same bad record pushed again changes nothing
+    )
+    if same:
+        return False  # the same refusal: no new attempt, no new flag
     entry.payload = aside.payload
     entry.operation = aside.operation
     entry.reason = aside.rejected.reason
     entry.detail = detail
     entry.state = "open"
     entry.attempts += 1
-    entry.last_received_at = receipt.received_at
     return True
+
+
+def _client_part(table: SyncTable, payload: dict[str, Any]) -> dict[str, Any]:
+    """The payload without the server-owned columns a phone echoes back (flags, status…)."""
+    owned = {c.name for c in table.columns if c.server_owned and table.writer is not None}
+    return {k: v for k, v in payload.items() if k not in owned}
 
 
 def dismiss(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import pytest
@@ -155,3 +156,19 @@ def test_a_value_the_database_refuses_is_422_not_500(
     assert response.status_code == (422 if is_postgres else 201), response.json
     if is_postgres:
         assert response.json is not None and response.json["code"] == "unstorable_value"
+
+
+@pytest.mark.parametrize("literal", ["NaN", "-Infinity", "1e999"])
+def test_json_that_is_not_json_is_400(client: FlaskClient, literal: str) -> None:
+    body = '{"username": "u", "password": "p", "device_id": "dev-1", "x": ' + literal + "}"
+    response = client.post("/api/v1/auth/login", data=body, content_type="application/json")
+    assert response.status_code == 400
+
+
+def test_chunked_body_of_the_wrong_type_is_415(client: FlaskClient) -> None:
+    response = client.post(
+        "/api/v1/auth/login",
+        input_stream=io.BytesIO(b"username=x"),
+        headers={"Content-Type": "text/plain", "Transfer-Encoding": "chunked"},
+    )
+    assert response.status_code == 415

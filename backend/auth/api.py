@@ -109,7 +109,7 @@ class Logout(MethodView):
     @requires(None)
     @blp.response(204)
     def post(self) -> None:
-        """End this device's sessions (its refresh tokens stop working)."""
+        """End this device's sessions: its access and refresh tokens stop working now."""
         services.logout(db.session, current_principal())
 
 

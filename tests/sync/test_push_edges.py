@@ -149,3 +149,74 @@ def test_odd_digits_in_headers_are_400(
         headers=headers,
     )
     assert response.status_code == 400, response.json
+
+
+def test_deleting_a_refused_check_in_closes_its_entry(phone: Phone, session: Session) -> None:
+    phone.pull()
+    _push(phone, check_ins={"created": [check_in("rd00000000000001")]})
+    phone.pull()
+    _push(phone, check_ins={"updated": [check_in("rd00000000000001", latitude=20.0)]})
+    phone.pull()
+    _push(phone, check_ins={"deleted": ["rd00000000000001"]})
+    assert _entry(session, "rd00000000000001").state == "dismissed"
+    row = session.get(CheckIn, "rd00000000000001")
+    assert row is not None
+    session.refresh(row)
+    assert row.deleted_at is not None
+
+
+def test_a_record_made_up_in_a_read_only_table_can_be_withdrawn(
+    phone: Phone, session: Session
+) -> None:
+    phone.pull()
+    _push(phone, schools={"created": [{"id": "madeup0000000001", "name": "假学校"}]})
+    assert "madeup0000000001" in {r["id"] for r in phone.pull()["changes"]["schools"]["updated"]}
+    _push(phone, schools={"deleted": ["madeup0000000001"]})
+    assert _entry(session, "madeup0000000001").state == "dismissed"
+    assert phone.pull()["changes"]["schools"]["deleted"] == ["madeup0000000001"]
+
+
+def test_a_refusal_whose_answer_was_lost_is_answered_again(phone: Phone, world: World) -> None:
+    phone.pull()
+    school_id = str(world.core_a.id)
+    phone.update("schools", school_id, name="改过的")
+    edit = phone.pending_changes()
+    assert phone.push_request(edit).status_code == 200  # ...and the answer is lost
+    phone.pull()  # the phone keeps its own edit (a local change wins the merge)
+    again = phone.pending_changes()
+    assert phone.push_request(again).status_code == 200
+    phone.mark_synced(again)
+    phone.pull()
+    assert phone.table("schools")[school_id].values["name"] == world.core_a.name
+
+
+def test_a_cursor_one_past_the_clock_is_refused(phone: Phone, client: FlaskClient) -> None:
+    body = phone.pull()
+    phone.last_pulled_at = body["timestamp"] + 1
+    response = phone.push_request({"check_ins": {"created": [check_in("plus100000000001")]}})
+    assert response.status_code == 400
+
+
+def test_created_and_deleted_in_one_push(phone: Phone, session: Session) -> None:
+    phone.pull()
+    record = check_in("both000000000001")
+    body = _push(phone, check_ins={"created": [record], "deleted": ["both000000000001"]})
+    assert body["applied"] == 2
+    row = session.get(CheckIn, "both000000000001")
+    assert row is not None and row.deleted_at is not None
+
+
+@pytest.mark.parametrize("literal", ["NaN", "Infinity", "1e400"])
+def test_non_json_numbers_are_refused_whole(phone: Phone, session: Session, literal: str) -> None:
+    phone.pull()
+    record = json.dumps(check_in("nan0000000000001")).replace(
+        '"accuracy_m": 12.0', f'"accuracy_m": {literal}'
+    )
+    response = phone.client.post(
+        f"/api/v1/sync?last_pulled_at={phone.last_pulled_at}",
+        data='{"check_ins": {"created": [' + record + "]}}",
+        content_type="application/json",
+        headers={**phone.headers, "X-Device-Id": phone.device_id, "X-Device-Time": "1790000000000"},
+    )
+    assert response.status_code == 400, response.json
+    assert session.get(CheckIn, "nan0000000000001") is None

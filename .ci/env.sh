@@ -7,8 +7,10 @@ PYTHON=${PYTHON:-$(command -v python3.11 || command -v python3)}
 if [ ! -x .venv/bin/python ]; then
   "$PYTHON" -m venv .venv
 fi
-.venv/bin/python -m pip install -q --disable-pip-version-check --upgrade pip >/dev/null
+# pip's notes about this machine's local package mirrors are noise; errors still show.
+quiet_pip() { "$@" 2> >(grep -v -e "^WARNING: Location" -e "BuildBackendWarning" -e "^ *!!" >&2); }
+quiet_pip .venv/bin/python -m pip install -q --disable-pip-version-check --upgrade pip >/dev/null
 target="."
 [ -n "${EXTRAS:-}" ] && target=".[${EXTRAS}]"
-.venv/bin/python -m pip install -q --disable-pip-version-check -e "$target"
+quiet_pip .venv/bin/python -m pip install -q --disable-pip-version-check -e "$target"
 export PATH="$ROOT/.venv/bin:$PATH"

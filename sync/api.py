@@ -10,7 +10,7 @@ from flask import Response, jsonify, request
 from flask.views import MethodView
 from marshmallow import fields, validate
 
-from backend.auth.models import Device, User
+from backend.auth.models import User
 from backend.auth.policy import Action, Resource, current_principal, requires, scope
 from backend.db import db
 from backend.errors import NotFound, error_body
@@ -113,8 +113,7 @@ class Sync(MethodView):
         except protocol.ProtocolError as exc:
             return _protocol_error(exc)
         principal = current_principal()
-        device = db.session.get(Device, principal.device_pk)
-        if device is None or device.device_id != req.clock.device_id:
+        if principal.device_id != req.clock.device_id:
             return _protocol_error(
                 protocol.ProtocolError(
                     403, "device_mismatch", "X-Device-Id is not the device this token was issued to"

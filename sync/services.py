@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from backend.attendance.services import Receipt
@@ -242,7 +243,31 @@ class PushOutcome:
         }
 
 
+# A push that loses a race to insert the same new id retries this often (the winner has
+# committed by the time the loser learns of it, so one retry normally suffices).
+PUSH_ATTEMPTS = 3
+
+
 def push(session: Session, principal: Principal, req: PushRequest) -> dict[str, Any]:
+    """Apply a push in one transaction (see the module docstring).
+
+    No global lock is held while records are checked: the rows a push changes are locked
+    (``FOR UPDATE``) as it reads them and a new id is guarded by its primary key; the
+    change journal's serial (and its lock) is taken only once everything is checked. Two
+    pushes racing to create the same id: the loser's savepoint is rolled back and it looks
+    again, now finding the row.
+    """
+    for attempt in range(1, PUSH_ATTEMPTS + 1):
+        try:
+            with session.begin_nested():
+                return _push_once(session, principal, req)
+        except IntegrityError:
+            if attempt == PUSH_ATTEMPTS:
+                raise
+    raise AssertionError("unreachable")
+
+
+def _push_once(session: Session, principal: Principal, req: PushRequest) -> dict[str, Any]:
     received_at = utcnow()
     receipt = Receipt(
         received_at=received_at,
@@ -252,25 +277,33 @@ def push(session: Session, principal: Principal, req: PushRequest) -> dict[str, 
         boot_id=req.clock.boot_id,
         skew_ms=epoch_ms(received_at) - req.clock.device_time,
     )
-    # The lock first: no other writer commits between our reads and our writes.
-    serial = journal_serial(session)
-    if req.last_pulled_at >= serial:  # this push's own serial is the first not yet handed out
-        raise BadSyncRequest("last_pulled_at is ahead of the server: use a pull's timestamp")
     outcome = PushOutcome()
-    for table_name, changes in req.changes.items():
-        _push_table(session, principal, REGISTRY.get(table_name), changes, req, receipt, outcome)
-    if outcome.conflicts:
-        raise SyncConflict(
-            "Records changed on the server since your last pull; pull, then push again",
-            errors={"conflicts": outcome.conflicts},
-        )
-    for aside in outcome.quarantined:
-        changed = _quarantine(session, principal, aside, receipt)
-        writer = REGISTRY.get(aside.table).writer
-        if changed and writer is not None and aside.refused_update_of is not None:
-            # Flag once per distinct refusal; a replay of the same one changes nothing.
-            writer.mark_rejected_update(aside.refused_update_of, aside.rejected.detail)
-    _settle(session, principal, outcome.settled)
+    # Lock order, to stay deadlock-free: every row this push will change is locked first
+    # (FOR UPDATE, while reading it), the journal last. Nothing is flushed before that.
+    with session.no_autoflush:
+        for table_name, changes in req.changes.items():
+            _push_table(
+                session, principal, REGISTRY.get(table_name), changes, req, receipt, outcome
+            )
+        if outcome.conflicts:
+            raise SyncConflict(
+                "Records changed on the server since your last pull; pull, then push again",
+                errors={"conflicts": outcome.conflicts},
+            )
+        entries = _quarantine_entries(session, principal, outcome)
+        # Checked and built: only now take the journal's serial (and its lock, until
+        # commit), so rows are written already numbered and others wait only for our writes.
+        serial = journal_serial(session)
+        if req.last_pulled_at >= serial:  # ours is the first serial not handed out before
+            raise BadSyncRequest("last_pulled_at is ahead of the server: use a pull's timestamp")
+        for aside in _last_per_record(outcome.quarantined):
+            entry = entries.get((aside.table, aside.record_id))
+            changed = _quarantine(session, principal, aside, receipt, entry)
+            writer = REGISTRY.get(aside.table).writer
+            if changed and writer is not None and aside.refused_update_of is not None:
+                # Flag once per distinct refusal; a replay of the same one changes nothing.
+                writer.mark_rejected_update(aside.refused_update_of, aside.rejected.detail)
+        _settle(outcome.settled, entries)
     session.add(
         SyncPush(
             user_id=principal.user_id,
@@ -287,7 +320,7 @@ def push(session: Session, principal: Principal, req: PushRequest) -> dict[str, 
             quarantined=len(outcome.quarantined),
         )
     )
-    session.flush()
+    session.flush()  # one flush: the new rows go out in one multi-row INSERT
     return outcome.as_response()
 
 
@@ -315,7 +348,9 @@ def _push_table(
     ids = [i for i in {r["id"] for _, r in records} | set(changes.deleted) if valid_id(i)]
     existing: dict[str, Any] = {}
     for chunk in _chunks(ids if allowed else []):
-        for row in session.scalars(sa.select(table.model).where(table.model.id.in_(chunk))):
+        # Locked as read: until this push commits, nobody else changes what it checked.
+        stmt = sa.select(table.model).where(table.model.id.in_(chunk)).with_for_update()
+        for row in session.scalars(stmt):
             existing[str(row.id)] = row
 
     def set_aside(
@@ -347,7 +382,6 @@ def _push_table(
             existing[record_id] = writer.create(
                 session, principal, record_id, values, record_digest, receipt
             )
-            session.flush()
             outcome.applied += 1
         elif not writer.owner_matches(row, principal):
             set_aside(op, payload, "id_in_use", "another record already has this id")
@@ -410,9 +444,8 @@ def _push_deletes(
             outcome.ignored += 1  # unknown, or not yours: said the same way, nothing leaks
         elif row.deleted_at is not None:
             outcome.unchanged += 1
-        elif (
+        elif (table.name, record_id) not in outcome.written and (
             row.server_serial > req.last_pulled_at
-            and (table.name, record_id) not in outcome.written
         ):
             outcome.conflicts.setdefault(table.name, []).append(record_id)
         else:
@@ -432,33 +465,51 @@ def _visible_ids(
     return {str(i) for i in found if str(i) in wanted}
 
 
-def _settle(session: Session, principal: Principal, settled: list[tuple[str, str, str]]) -> None:
+def _quarantine_entries(
+    session: Session, principal: Principal, outcome: PushOutcome
+) -> dict[tuple[str, str], QuarantinedRecord]:
+    """The caller's entries this push may touch, locked now (before the journal)."""
+    ids = {a.record_id for a in outcome.quarantined} | {i for _, i, _ in outcome.settled}
+    entries: dict[tuple[str, str], QuarantinedRecord] = {}
+    for chunk in _chunks(sorted(ids)):
+        stmt = (
+            sa.select(QuarantinedRecord)
+            .where(
+                QuarantinedRecord.user_id == principal.user_id,
+                QuarantinedRecord.record_id.in_(chunk),
+            )
+            .with_for_update()
+        )
+        for entry in session.scalars(stmt):
+            entries[(entry.table_name, entry.record_id)] = entry
+    return entries
+
+
+def _last_per_record(asides: list[SetAside]) -> list[SetAside]:
+    return list({(a.table, a.record_id): a for a in asides}.values())
+
+
+def _settle(
+    settled: list[tuple[str, str, str]], entries: dict[tuple[str, str], QuarantinedRecord]
+) -> None:
     """Close the caller's open quarantine entries for records now stored or withdrawn."""
     for table_name, record_id, state in settled:
-        entry = session.scalars(
-            sa.select(QuarantinedRecord).where(
-                QuarantinedRecord.user_id == principal.user_id,
-                QuarantinedRecord.table_name == table_name,
-                QuarantinedRecord.record_id == record_id,
-                QuarantinedRecord.state == "open",
-            )
-        ).one_or_none()
-        if entry is not None:
+        entry = entries.get((table_name, record_id))
+        if entry is not None and entry.state == "open":
             entry.state = state
             entry.resolution_note = (
                 "a valid version was pushed" if state == "resolved" else "withdrawn on the phone"
             )
 
 
-def _quarantine(session: Session, principal: Principal, aside: SetAside, receipt: Receipt) -> bool:
+def _quarantine(
+    session: Session,
+    principal: Principal,
+    aside: SetAside,
+    receipt: Receipt,
+    entry: QuarantinedRecord | None,
+) -> bool:
     """Store (or refresh) the entry; False when it is a replay of the stored one."""
-    entry = session.scalars(
-        sa.select(QuarantinedRecord).where(
-            QuarantinedRecord.user_id == principal.user_id,
-            QuarantinedRecord.table_name == aside.table,
-            QuarantinedRecord.record_id == aside.record_id,
-        )
-    ).one_or_none()
     detail = aside.rejected.detail[:1000]
     table = REGISTRY.get(aside.table)
     if entry is None:

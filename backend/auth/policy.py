@@ -58,6 +58,7 @@ class Principal:
     username: str
     role: str
     device_pk: uuid.UUID
+    device_id: str = ""  # the app installation's own id (what X-Device-Id must say)
     teacher_id: uuid.UUID | None = None
     school_id: uuid.UUID | None = None
     region_id: uuid.UUID | None = None
@@ -364,6 +365,7 @@ def authenticate(session: Session) -> Principal:
         username=user.username,
         role=user.role,
         device_pk=device.id,
+        device_id=device.device_id,
         teacher_id=user.teacher_id,
         school_id=user.school_id,
         region_id=user.region_id,

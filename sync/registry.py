@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Session
 
 from backend.attendance.services import Receipt
 from backend.auth.policy import Principal
@@ -49,15 +48,16 @@ class TableWriter(Protocol):
 
     def owner_matches(self, row: Any, principal: Principal) -> bool: ...
 
-    def create(
+    def new_row(
         self,
-        session: Session,
         principal: Principal,
         record_id: str,
         values: dict[str, Any],
         digest: str,
         receipt: Receipt,
-    ) -> Any: ...
+    ) -> dict[str, Any]:
+        """Every column of the row a created record becomes (inserted in bulk)."""
+        ...
 
     def update(self, row: Any, values: dict[str, Any], digest: str) -> None:
         """Apply a change, or raise :class:`Rejected` (the row is then flagged)."""
@@ -66,6 +66,10 @@ class TableWriter(Protocol):
     def mark_rejected_update(self, row: Any, reason: str) -> None: ...
 
     def delete(self, row: Any, receipt: Receipt) -> None: ...
+
+    def delete_new(self, row: dict[str, Any], receipt: Receipt) -> None:
+        """Delete a row created by this same push (not inserted yet)."""
+        ...
 
 
 @dataclass(frozen=True)

@@ -231,6 +231,7 @@ class PushOutcome:
     # Records the phone got right (or withdrew) this time: their old quarantine entry closes.
     settled: list[tuple[str, str, str]] = field(default_factory=list)
     written: set[tuple[str, str]] = field(default_factory=set)  # (table, id) this push wrote
+    new_rows: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)  # table → id → row
     conflicts: dict[str, list[str]] = field(default_factory=dict)
 
     def as_response(self) -> dict[str, Any]:
@@ -304,6 +305,12 @@ def _push_once(session: Session, principal: Principal, req: PushRequest) -> dict
                 # Flag once per distinct refusal; a replay of the same one changes nothing.
                 writer.mark_rejected_update(aside.refused_update_of, aside.rejected.detail)
         _settle(outcome.settled, entries)
+        for table_name, rows in outcome.new_rows.items():
+            # One multi-row INSERT, without building an ORM object per record.
+            table = REGISTRY.get(table_name).model.__table__
+            session.connection().execute(
+                table.insert(), [{**r, "server_serial": serial} for r in rows.values()]
+            )
     session.add(
         SyncPush(
             user_id=principal.user_id,
@@ -379,9 +386,8 @@ def _push_table(
         record_digest = digest(values)
         row = existing.get(record_id)
         if row is None:
-            existing[record_id] = writer.create(
-                session, principal, record_id, values, record_digest, receipt
-            )
+            new = writer.new_row(principal, record_id, values, record_digest, receipt)
+            outcome.new_rows.setdefault(table.name, {})[record_id] = new
             outcome.applied += 1
         elif not writer.owner_matches(row, principal):
             set_aside(op, payload, "id_in_use", "another record already has this id")
@@ -436,16 +442,21 @@ def _push_deletes(
                 outcome.ignored += 1
                 outcome.settled.append((table.name, record_id, "dismissed"))  # its own reject
         return
+    created_now = outcome.new_rows.get(table.name, {})
     for record_id in deleted:
         row = existing.get(record_id)
         # Whatever happens to the record, a quarantine entry of the caller's for it is done.
         outcome.settled.append((table.name, record_id, "dismissed"))
-        if row is None or not writer.owner_matches(row, principal):
+        if record_id in created_now:
+            writer.delete_new(created_now[record_id], receipt)  # created and withdrawn at once
+            outcome.applied += 1
+        elif row is None or not writer.owner_matches(row, principal):
             outcome.ignored += 1  # unknown, or not yours: said the same way, nothing leaks
         elif row.deleted_at is not None:
             outcome.unchanged += 1
-        elif (table.name, record_id) not in outcome.written and (
+        elif (
             row.server_serial > req.last_pulled_at
+            and (table.name, record_id) not in outcome.written
         ):
             outcome.conflicts.setdefault(table.name, []).append(record_id)
         else:

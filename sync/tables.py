@@ -7,7 +7,7 @@ import json
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import selectinload
 
 from backend.attendance import services as attendance
 from backend.attendance.models import CheckIn
@@ -57,18 +57,16 @@ class CheckInWriter:
     def owner_matches(self, row: CheckIn, principal: Principal) -> bool:
         return row.teacher_id == principal.teacher_id
 
-    def create(
+    def new_row(
         self,
-        session: Session,
         principal: Principal,
         record_id: str,
         values: dict[str, Any],
         digest: str,
         receipt: Receipt,
-    ) -> CheckIn:
+    ) -> dict[str, Any]:
         assert principal.teacher_id is not None  # roles = {"teacher"}
-        return attendance.record_check_in(
-            session,
+        return attendance.new_check_in(
             record_id=record_id,
             teacher_id=principal.teacher_id,
             values=values,
@@ -87,6 +85,9 @@ class CheckInWriter:
 
     def delete(self, row: CheckIn, receipt: Receipt) -> None:
         attendance.withdraw_check_in(row, receipt.received_at)
+
+    def delete_new(self, row: dict[str, Any], receipt: Receipt) -> None:
+        row["deleted_at"] = receipt.received_at
 
 
 CHECK_INS = SyncTable(

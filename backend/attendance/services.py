@@ -164,6 +164,34 @@ def clean_check_in(raw: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def new_check_in(
+    *,
+    record_id: str,
+    teacher_id: uuid.UUID,
+    values: dict[str, Any],
+    digest: str,
+    receipt: Receipt,
+) -> dict[str, Any]:
+    """Every column of a check-in as first received (a row to insert, in bulk if many)."""
+    return {
+        "id": record_id,
+        "teacher_id": teacher_id,
+        **values,
+        "received_at": receipt.received_at,
+        "status": "accepted",
+        "flags": [],
+        "device_pk": receipt.device_pk,
+        "push_device_time": receipt.device_time,
+        "push_elapsed_ms": receipt.elapsed_ms,
+        "push_boot_id": receipt.boot_id,
+        "clock_skew_ms": receipt.skew_ms,
+        "client_digest": digest,
+        "created_at": receipt.received_at,
+        "updated_at": receipt.received_at,
+        "deleted_at": None,
+    }
+
+
 def record_check_in(
     session: Session,
     *,
@@ -174,18 +202,13 @@ def record_check_in(
     receipt: Receipt,
 ) -> CheckIn:
     check_in = CheckIn(
-        id=record_id,
-        teacher_id=teacher_id,
-        **values,
-        received_at=receipt.received_at,
-        status="accepted",
-        flags=[],
-        device_pk=receipt.device_pk,
-        push_device_time=receipt.device_time,
-        push_elapsed_ms=receipt.elapsed_ms,
-        push_boot_id=receipt.boot_id,
-        clock_skew_ms=receipt.skew_ms,
-        client_digest=digest,
+        **new_check_in(
+            record_id=record_id,
+            teacher_id=teacher_id,
+            values=values,
+            digest=digest,
+            receipt=receipt,
+        )
     )
     session.add(check_in)
     return check_in

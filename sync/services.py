@@ -255,14 +255,16 @@ def push(session: Session, principal: Principal, req: PushRequest) -> dict[str, 
     No global lock is held while records are checked: the rows a push changes are locked
     (``FOR UPDATE``) as it reads them and a new id is guarded by its primary key; the
     change journal's serial (and its lock) is taken only once everything is checked. Two
-    pushes racing to create the same id: the loser's savepoint is rolled back and it looks
+    pushes racing to create the same id: the loser's transaction is rolled back and it looks
     again, now finding the row.
     """
     for attempt in range(1, PUSH_ATTEMPTS + 1):
         try:
-            with session.begin_nested():
-                return _push_once(session, principal, req)
+            return _push_once(session, principal, req)
         except IntegrityError:
+            # The whole transaction is this push (authentication only read), so undo it
+            # and look again: the row that beat us is committed by now.
+            session.rollback()
             if attempt == PUSH_ATTEMPTS:
                 raise
     raise AssertionError("unreachable")

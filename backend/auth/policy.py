@@ -338,16 +338,22 @@ def _bearer_token() -> str:
     return token.strip()
 
 
+# Built once: every request runs it, and building a select costs more than running it.
+_PRINCIPAL_QUERY = (
+    sa.select(User, Device, Region.path)
+    .join(Device, Device.user_id == User.id)
+    .outerjoin(Region, Region.id == User.region_id)
+    .where(User.id == sa.bindparam("user_id"), Device.id == sa.bindparam("device_pk"))
+)
+
+
 def authenticate(session: Session) -> Principal:
     """Resolve the bearer token to a principal; the device must be live, the user active."""
     from backend.extensions import settings_of  # local: extensions imports this module
 
     claims = decode_access_token(settings_of(current_app), _bearer_token())
     row = session.execute(
-        sa.select(User, Device, Region.path)
-        .join(Device, Device.user_id == User.id)
-        .outerjoin(Region, Region.id == User.region_id)
-        .where(User.id == claims.user_id, Device.id == claims.device_pk)
+        _PRINCIPAL_QUERY, {"user_id": claims.user_id, "device_pk": claims.device_pk}
     ).one_or_none()
     if row is None:
         raise AuthenticationFailed("Invalid access token", code="token_invalid")

@@ -12,6 +12,7 @@ from werkzeug.exceptions import UnsupportedMediaType
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from backend import cli
+from backend.attendance import photos as _attendance_photos  # noqa: F401 - media subscriptions
 from backend.auth.api import THROTTLE_KEY, devices_blp, users_blp
 from backend.auth.api import blp as auth_blp
 from backend.auth.policy import public
@@ -23,6 +24,7 @@ from backend.exchange.api import blueprints as exchange_blueprints
 from backend.extensions import Api, StrictJSONProvider, api_config, store_settings
 from backend.imports.api import blp as imports_blp
 from backend.org.api import blueprints as org_blueprints
+from media.api import uploads_blp
 from sync.api import blp as sync_blp
 from sync.api import quarantine_blp
 
@@ -35,6 +37,7 @@ BLUEPRINTS = [
     imports_blp,
     sync_blp,
     quarantine_blp,
+    uploads_blp,
 ]
 
 

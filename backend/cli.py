@@ -166,8 +166,32 @@ def demo_data_command(password: str, as_json: bool) -> None:
         )
 
 
+jobs_group = AppGroup("jobs", help="Background jobs: relay the outbox, queue housekeeping.")
+
+
+@jobs_group.command("relay")
+def jobs_relay() -> None:
+    """Send queued jobs whose relay failed (Redis was down); run it from cron."""
+    from backend.jobs import relay
+
+    click.echo(f"relayed {relay(current_app._get_current_object())} job(s)")  # type: ignore[attr-defined]
+
+
+@jobs_group.command("housekeeping")
+def jobs_housekeeping() -> None:
+    """Queue the periodic clean-ups: expired uploads, photos no record claimed."""
+    from backend.jobs import enqueue_after_commit
+    from media.jobs import expire_uploads, remove_unclaimed_photos
+
+    with db.unit_of_work() as session:
+        enqueue_after_commit(session, expire_uploads)
+        enqueue_after_commit(session, remove_unclaimed_photos)
+    click.echo("queued: expire_uploads, remove_unclaimed_photos")
+
+
 def register(app: Flask) -> None:
     app.cli.add_command(db_group)
+    app.cli.add_command(jobs_group)
     app.cli.add_command(create_region_command)
     app.cli.add_command(create_user_command)
     app.cli.add_command(demo_data_command)

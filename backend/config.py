@@ -85,6 +85,15 @@ class Settings:
     sqlite_busy_timeout_ms: int = 15_000
     # How many reverse proxies stand in front (their X-Forwarded-For is trusted), 0 for none.
     proxy_count: int = 0
+    # Photo evidence: where blobs live (local | s3 | memory) and the limits phones are told.
+    media_storage: str = "local"
+    s3_bucket: str = ""
+    s3_endpoint_url: str | None = None
+    s3_region: str = "us-east-1"
+    upload_max_bytes: int = 20 * 1024 * 1024
+    upload_quota_bytes: int = 200 * 1024 * 1024  # a user's unfinished uploads at once
+    upload_expiry: timedelta = timedelta(days=7)
+    unclaimed_photo_days: int = 30
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -121,6 +130,14 @@ class Settings:
             login_limit_per_ip=env.get("LOGIN_LIMIT_PER_IP", cls.login_limit_per_ip),
             max_request_bytes=_int(env, "MAX_REQUEST_BYTES", cls.max_request_bytes),
             proxy_count=_int(env, "PROXY_COUNT", 0),
+            media_storage=env.get("MEDIA_STORAGE", "local"),
+            s3_bucket=env.get("S3_BUCKET", ""),
+            s3_endpoint_url=env.get("S3_ENDPOINT_URL") or None,
+            s3_region=env.get("S3_REGION", "us-east-1"),
+            upload_max_bytes=_int(env, "UPLOAD_MAX_BYTES", cls.upload_max_bytes),
+            upload_quota_bytes=_int(env, "UPLOAD_QUOTA_BYTES", cls.upload_quota_bytes),
+            upload_expiry=timedelta(hours=_int(env, "UPLOAD_EXPIRY_HOURS", 24 * 7)),
+            unclaimed_photo_days=_int(env, "UNCLAIMED_PHOTO_DAYS", 30),
         ).validated()
 
     def validated(self) -> Settings:
@@ -131,6 +148,10 @@ class Settings:
             raise ConfigError("ACCESS_TOKEN_TTL_SECONDS must be between 1 and 900")
         if self.refresh_token_ttl < timedelta(days=1):
             raise ConfigError("REFRESH_TOKEN_TTL_DAYS must be at least 1")
+        if self.media_storage not in {"local", "s3", "memory"}:
+            raise ConfigError("MEDIA_STORAGE must be local, s3 or memory")
+        if self.media_storage == "s3" and not self.s3_bucket:
+            raise ConfigError("MEDIA_STORAGE=s3 needs S3_BUCKET")
         return self
 
     def with_(self, **changes: Any) -> Settings:

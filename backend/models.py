@@ -4,6 +4,7 @@ from backend.attendance.models import CheckIn
 from backend.auth.models import Device, RefreshToken, User
 from backend.db import Base, SyncClock
 from backend.exchange.models import Secondment, SecondmentExtension, Teacher
+from backend.jobs import OutboxJob
 from backend.org.models import (
     Community,
     CommunityMembership,
@@ -12,6 +13,7 @@ from backend.org.models import (
     Region,
     School,
 )
+from media.models import Photo, Upload
 
 __all__ = [
     "Base",
@@ -21,6 +23,8 @@ __all__ = [
     "Device",
     "FencePoint",
     "MembershipChange",
+    "OutboxJob",
+    "Photo",
     "RefreshToken",
     "Region",
     "School",
@@ -28,5 +32,6 @@ __all__ = [
     "SecondmentExtension",
     "SyncClock",
     "Teacher",
+    "Upload",
     "User",
 ]

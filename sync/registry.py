@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
 import sqlalchemy as sa
+from sqlalchemy.orm import Session
 
 from backend.attendance.services import Receipt
 from backend.auth.policy import Principal
@@ -64,6 +65,10 @@ class TableWriter(Protocol):
         ...
 
     def mark_rejected_update(self, row: Any, reason: str) -> None: ...
+
+    def after_write(self, session: Session, principal: Principal, record_ids: list[str]) -> None:
+        """Once this push's rows are written: work that needs them stored (linking)."""
+        ...
 
     def delete(self, row: Any, receipt: Receipt) -> None: ...
 

@@ -313,6 +313,11 @@ def _push_once(session: Session, principal: Principal, req: PushRequest) -> dict
             session.connection().execute(
                 table.insert(), [{**r, "server_serial": serial} for r in rows.values()]
             )
+        for table_name in req.changes:
+            writer = REGISTRY.get(table_name).writer
+            written = [i for t, i in outcome.written if t == table_name]
+            if writer is not None and written and principal.role in writer.roles:
+                writer.after_write(session, principal, written)
     session.add(
         SyncPush(
             user_id=principal.user_id,

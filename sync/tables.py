@@ -7,8 +7,9 @@ import json
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import Session, selectinload
 
+from backend.attendance import photos as attendance_photos
 from backend.attendance import services as attendance
 from backend.attendance.models import CheckIn
 from backend.attendance.services import Receipt
@@ -40,6 +41,7 @@ def _check_in_wire(row: CheckIn) -> dict[str, Any]:
         "id": row.id,
         **{name: getattr(row, name) for name in attendance.CLIENT_FIELDS},
         "received_at": epoch_ms(row.received_at),
+        "photo_state": row.photo_state,
         "status": row.status,
         "flags": json.dumps(row.flags, ensure_ascii=False),
     }
@@ -89,6 +91,10 @@ class CheckInWriter:
     def delete_new(self, row: dict[str, Any], receipt: Receipt) -> None:
         row["deleted_at"] = receipt.received_at
 
+    def after_write(self, session: Session, principal: Principal, record_ids: list[str]) -> None:
+        assert principal.teacher_id is not None
+        attendance_photos.refresh_ids(session, principal.teacher_id, record_ids)
+
 
 CHECK_INS = SyncTable(
     name="check_ins",
@@ -108,6 +114,12 @@ CHECK_INS = SyncTable(
         Column("boot_id", "string", doc="id of the device boot session"),
         Column("note", "string"),
         Column("received_at", "number", server_owned=True, doc="server epoch ms of receipt"),
+        Column(
+            "photo_state",
+            "string",
+            server_owned=True,
+            doc="expected | uploading | verified | mismatch | invalid (null: no photo)",
+        ),
         Column(
             "status", "string", server_owned=True, doc="accepted | flagged | rejected | quarantined"
         ),

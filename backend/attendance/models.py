@@ -51,6 +51,8 @@ class CheckIn(Journaled, TimestampMixin, Base):
 
     # Server-maintained, pulled back to the phone.
     received_at: Mapped[datetime]
+    # expected / uploading / verified / mismatch / invalid (media.models.PHOTO_STATES)
+    photo_state: Mapped[str | None] = mapped_column(sa.String(16))
     status: Mapped[str] = mapped_column(
         str_enum(*CHECK_IN_STATUSES, name="status"), default="accepted"
     )

@@ -84,6 +84,7 @@ const schema = appSchema({
         col('note', 'string'),
         // server-owned: pulled, pushed back as they are, ignored by the server
         col('received_at', 'number'),
+        col('photo_state', 'string'),
         col('status', 'string'),
         col('flags', 'string'),
       ],

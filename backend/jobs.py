@@ -1,0 +1,164 @@
+"""Background jobs: queued only after the data they need has committed (outbox), run by
+RQ workers on Redis — or, on the embedded default, in this process right after commit.
+
+A job is a top-level function decorated with :func:`job`, taking ids and primitives (RQ's
+JSON serializer) and a session it must not commit: the wrapper runs it as one unit of
+work. Jobs are idempotent; RQ delivers at least once.
+
+``enqueue_after_commit`` writes an :class:`OutboxJob` row in the caller's transaction; when
+that transaction commits the row is relayed. If the relay fails (Redis down) the row stays
+and ``flask jobs relay`` (run it from cron) sends it later: nothing is lost and nothing
+runs before its data exists.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import logging
+import os
+from collections.abc import Callable
+from datetime import datetime
+from functools import wraps
+from typing import Any
+
+import sqlalchemy as sa
+from flask import Flask, current_app, has_app_context
+from sqlalchemy import event
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from backend.db import Base, IdMixin, database_of, utcnow
+from backend.extensions import settings_of
+
+log = logging.getLogger(__name__)
+QUEUE = "ucomm"
+_PENDING_KEY = "outbox_pending"
+
+
+class OutboxJob(IdMixin, Base):
+    __tablename__ = "job_outbox"
+    __table_args__ = (sa.Index("ix_job_outbox_pending", "relayed_at", "created_at"),)
+
+    name: Mapped[str] = mapped_column(sa.String(200))
+    args: Mapped[dict[str, Any]] = mapped_column(sa.JSON)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    relayed_at: Mapped[datetime | None]
+    attempts: Mapped[int] = mapped_column(default=0)
+    last_error: Mapped[str] = mapped_column(sa.String(1000), default="")
+
+
+JobFunction = Callable[..., None]
+
+
+def job(fn: Callable[..., None]) -> JobFunction:
+    """Make ``fn(session, **kwargs)`` a job: called as ``fn(**kwargs)`` it runs as one unit
+    of work in an app context (the current one, or the worker's own)."""
+
+    @wraps(fn)
+    def run(**kwargs: Any) -> None:
+        app = current_app._get_current_object() if has_app_context() else _worker_app()  # type: ignore[attr-defined]
+        with app.app_context(), database_of(app).unit_of_work() as session:
+            fn(session, **kwargs)
+
+    run.__job__ = True  # type: ignore[attr-defined]
+    return run
+
+
+def job_name(fn: JobFunction) -> str:
+    if not getattr(fn, "__job__", False):
+        raise TypeError(f"{fn!r} is not decorated with @job")
+    return f"{fn.__module__}.{fn.__qualname__}"
+
+
+def enqueue_after_commit(session: Session, fn: JobFunction, **kwargs: Any) -> OutboxJob:
+    """Queue ``fn(**kwargs)`` to run once this session's transaction has committed."""
+    json.dumps(kwargs)  # ids and primitives only: fail here, not in the worker
+    row = OutboxJob(name=job_name(fn), args=kwargs)
+    session.add(row)
+    session.flush()
+    session.info.setdefault(_PENDING_KEY, []).append(row.id)
+    return row
+
+
+@event.listens_for(Session, "after_commit")
+def _relay_committed(session: Session) -> None:
+    ids = session.info.pop(_PENDING_KEY, None)
+    if ids and has_app_context():
+        relay(current_app._get_current_object(), ids)  # type: ignore[attr-defined]
+
+
+@event.listens_for(Session, "after_rollback")
+def _forget_rolled_back(session: Session) -> None:
+    session.info.pop(_PENDING_KEY, None)
+
+
+def _resolve(name: str) -> JobFunction:
+    module, _, attr = name.rpartition(".")
+    fn: JobFunction = getattr(importlib.import_module(module), attr)
+    return fn
+
+
+def relay(app: Flask, ids: list[Any] | None = None) -> int:
+    """Send committed outbox rows (these, or every one not yet sent) on; returns how many."""
+    settings = settings_of(app)
+    database = database_of(app)
+    sent = 0
+    with database.unit_of_work() as session:
+        stmt = sa.select(OutboxJob).where(OutboxJob.relayed_at.is_(None))
+        if ids is not None:
+            stmt = stmt.where(OutboxJob.id.in_(ids))
+        rows = list(session.scalars(stmt.order_by(OutboxJob.created_at)))
+    for row in rows:
+        try:
+            if settings.redis_url:
+                _queue(settings.redis_url).enqueue(
+                    row.name, kwargs=row.args, job_id=str(row.id), result_ttl=3600
+                )
+            else:
+                with app.app_context():
+                    _resolve(row.name)(**row.args)
+        except Exception as exc:  # the row stays; `flask jobs relay` tries again
+            log.exception("job %s (%s) could not run or be queued", row.name, row.id)
+            with database.unit_of_work() as session:
+                session.execute(
+                    sa.update(OutboxJob)
+                    .where(OutboxJob.id == row.id)
+                    .values(attempts=OutboxJob.attempts + 1, last_error=str(exc)[:1000])
+                )
+            continue
+        with database.unit_of_work() as session:
+            session.execute(
+                sa.update(OutboxJob).where(OutboxJob.id == row.id).values(relayed_at=utcnow())
+            )
+        sent += 1
+    return sent
+
+
+def _queue(redis_url: str) -> Any:
+    from redis import Redis
+    from rq import Queue
+    from rq.serializers import JSONSerializer
+
+    return Queue(QUEUE, connection=Redis.from_url(redis_url), serializer=JSONSerializer)
+
+
+_app: Flask | None = None
+
+
+def _worker_app() -> Flask:
+    """The app of an RQ work-horse process (created there, after the fork)."""
+    global _app
+    if _app is None:
+        from backend.app import create_app
+
+        _app = create_app()
+    return _app
+
+
+def _dispose_after_fork() -> None:
+    # A forked child must not reuse the parent's pooled connections.
+    if _app is not None:
+        database_of(_app).engine.dispose(close=False)
+
+
+os.register_at_fork(after_in_child=_dispose_after_fork)

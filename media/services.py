@@ -1,0 +1,130 @@
+"""Photo evidence services: storing a finished upload, processing it, its state for records.
+
+An upload becomes a :class:`Photo` when its last byte arrives and its sha256 matches what
+the phone declared; processing (validation, EXIF, derivatives, perceptual hash) runs as a
+job after that commit. Records elsewhere name photos by (owner, client photo id, sha256);
+:func:`photo_state` tells them where the photo stands, and :data:`photo_changed` tells
+them when that changes — media never knows which features listen.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from typing import BinaryIO
+
+import sqlalchemy as sa
+from flask import Flask, current_app
+from sqlalchemy.orm import Session
+
+from backend.db import utcnow
+from backend.events import photo_changed
+from backend.extensions import settings_of
+from media.models import Photo, Upload
+from media.storage import CHUNK, Storage, storage_from_settings
+
+_STORAGE_KEY = "ucomm.media_storage"
+
+
+def storage(app: Flask | None = None) -> Storage:
+    """The app's media store (created on first use: building the app does no I/O)."""
+    app = app or current_app._get_current_object()  # type: ignore[attr-defined]
+    if _STORAGE_KEY not in app.extensions:
+        app.extensions[_STORAGE_KEY] = storage_from_settings(settings_of(app))
+    store: Storage = app.extensions[_STORAGE_KEY]
+    return store
+
+
+def blob_key(sha256: str) -> str:
+    return f"blobs/{sha256[:2]}/{sha256}"
+
+
+def derived_key(sha256: str, name: str) -> str:
+    return f"derived/{sha256[:2]}/{sha256}/{name}"
+
+
+def sha256_of(stream: BinaryIO) -> tuple[str, int]:
+    digest = hashlib.sha256()
+    size = 0
+    while chunk := stream.read(CHUNK):
+        digest.update(chunk)
+        size += len(chunk)
+    return digest.hexdigest(), size
+
+
+def complete_upload(session: Session, store: Storage, upload: Upload, data: BinaryIO) -> Photo:
+    """The upload's bytes (verified by the caller) become the owner's photo ``photo_id``.
+
+    Content-addressed: identical bytes are stored once, whoever sends them. Re-uploading a
+    photo id that already has a photo returns that photo (the same bytes) — a different
+    sha256 for the same photo id is the caller's 409.
+    """
+    from backend.jobs import enqueue_after_commit
+    from media.jobs import process_photo
+
+    key = blob_key(upload.declared_sha256)
+    if not store.exists(key):
+        store.put(key, data)
+    photo = session.scalars(
+        sa.select(Photo).where(Photo.owner_id == upload.owner_id, Photo.photo_id == upload.photo_id)
+    ).one_or_none()
+    if photo is None:
+        photo = Photo(
+            id=uuid.uuid4(),
+            owner_id=upload.owner_id,
+            photo_id=upload.photo_id,
+            sha256=upload.declared_sha256,
+            size=upload.length,
+            declared_content_type=upload.content_type,
+            backend=store.name,
+            blob_key=key,
+        )
+        session.add(photo)
+        session.flush()
+        enqueue_after_commit(session, process_photo, photo_pk=str(photo.id))
+    upload.status = "complete"
+    upload.photo_pk = photo.id
+    upload.upload_offset = upload.length
+    photo_changed.send(session, owner_id=photo.owner_id, photo_id=photo.photo_id)
+    return photo
+
+
+def find_photo(session: Session, owner_id: uuid.UUID, photo_id: str) -> Photo | None:
+    return session.scalars(
+        sa.select(Photo).where(Photo.owner_id == owner_id, Photo.photo_id == photo_id)
+    ).one_or_none()
+
+
+def photo_state(
+    session: Session, owner_id: uuid.UUID, photo_id: str | None, sha256: str | None
+) -> str | None:
+    """Where the photo a record names stands: None if it names none, else one of
+    expected / uploading / verified / mismatch / invalid."""
+    if not photo_id:
+        return None
+    photo = find_photo(session, owner_id, photo_id)
+    if photo is not None:
+        if sha256 and photo.sha256 != sha256:
+            return "mismatch"
+        if photo.status == "invalid":
+            return "invalid"
+        if photo.status == "valid":
+            return "verified"
+        return "uploading"  # stored, not processed yet
+    live = session.scalar(
+        sa.select(
+            sa.exists().where(
+                Upload.owner_id == owner_id,
+                Upload.photo_id == photo_id,
+                Upload.status == "in_progress",
+            )
+        )
+    )
+    return "uploading" if live else "expected"
+
+
+def claim(session: Session, owner_id: uuid.UUID, photo_id: str) -> None:
+    """A record names this photo: it is no longer an orphan to clean up."""
+    photo = find_photo(session, owner_id, photo_id)
+    if photo is not None and photo.claimed_at is None:
+        photo.claimed_at = utcnow()

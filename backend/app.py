@@ -25,6 +25,7 @@ from backend.extensions import Api, StrictJSONProvider, api_config, store_settin
 from backend.imports.api import blp as imports_blp
 from backend.org.api import blueprints as org_blueprints
 from media.api import uploads_blp
+from media.photos_api import photos_blp
 from sync.api import blp as sync_blp
 from sync.api import quarantine_blp
 
@@ -36,6 +37,7 @@ BLUEPRINTS = [
     *exchange_blueprints,
     imports_blp,
     sync_blp,
+    photos_blp,
     quarantine_blp,
     uploads_blp,
 ]

@@ -94,6 +94,9 @@ class Settings:
     upload_quota_bytes: int = 200 * 1024 * 1024  # a user's unfinished uploads at once
     upload_expiry: timedelta = timedelta(days=7)
     unclaimed_photo_days: int = 30
+    # Decoding cost grows with pixels, not bytes: 30 Mpx covers every phone camera we
+    # expect (12–24 Mpx), and refuses a small file that would inflate to gigabytes.
+    image_max_pixels: int = 30_000_000
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -138,6 +141,7 @@ class Settings:
             upload_quota_bytes=_int(env, "UPLOAD_QUOTA_BYTES", cls.upload_quota_bytes),
             upload_expiry=timedelta(hours=_int(env, "UPLOAD_EXPIRY_HOURS", 24 * 7)),
             unclaimed_photo_days=_int(env, "UNCLAIMED_PHOTO_DAYS", 30),
+            image_max_pixels=_int(env, "IMAGE_MAX_PIXELS", cls.image_max_pixels),
         ).validated()
 
     def validated(self) -> Settings:

@@ -24,12 +24,17 @@ from media.models import Photo, Upload
 
 @job
 def process_photo(session: Session, photo_pk: str) -> None:
-    photo = session.get(Photo, uuid.UUID(photo_pk), with_for_update=True)
+    photo = session.get(Photo, uuid.UUID(photo_pk))
     if photo is None or photo.processed_at is not None:
         return
+    # Decode before taking the row lock: decoding takes up to a second. (A MemoryError is
+    # left to fail the job, so RQ retries it on a worker with memory to spare.)
     store = services.storage()
     with store.open(photo.blob_key) as stream:
-        report = process_image(stream.read())
+        report = process_image(stream.read(), max_pixels=settings_of(current_app).image_max_pixels)
+    session.refresh(photo, with_for_update=True)
+    if photo.processed_at is not None:
+        return  # another delivery of this job got here first
     photo.detected_format = report.format
     photo.width, photo.height = report.width, report.height
     photo.exif_taken_at = report.exif_taken_at

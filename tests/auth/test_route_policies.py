@@ -40,6 +40,8 @@ def test_only_login_refresh_and_docs_are_public(app: Flask) -> None:
                 "POST /api/v1/auth/refresh",
                 "GET /api/v1/docs",
                 "GET /api/v1/openapi.json",
+                # A signed, expiring photo URL: the signature is the permission.
+                "GET /api/v1/photos/signed/",
             )
         )
         for route in public

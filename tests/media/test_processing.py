@@ -7,17 +7,20 @@ import hashlib
 import io
 import uuid
 from datetime import datetime, timedelta
+from unittest import mock
 
 import pytest
 import sqlalchemy as sa
 from flask import Flask
 from flask.testing import FlaskClient
+from itsdangerous import URLSafeTimedSerializer
 from PIL import Image, ImageDraw
 from sqlalchemy.orm import Session
 
 from backend.attendance.models import CheckIn
 from backend.clock import CHINA
 from backend.db import database_of, utcnow
+from backend.extensions import settings_of
 from media import services
 from media.jobs import remove_unclaimed_photos
 from media.models import Photo, Upload
@@ -209,3 +212,45 @@ def world(app: Flask, session: Session) -> World:
     built = factories.world(session, app)
     session.commit()
     return built
+
+
+def test_derivatives_are_served_by_signed_expiring_urls_in_scope(
+    app: Flask, session: Session, world: World, client: FlaskClient
+) -> None:
+    owner = world.users["teacher_a"].id
+    store_photo(app, owner, "pic-11", photo_bytes(11))
+    photo = session.scalars(sa.select(Photo).where(Photo.photo_id == "pic-11")).one()
+    own = client.get(
+        f"/api/v1/photos/{photo.id}/url?size=thumb", headers=world.headers["teacher_a"]
+    )
+    assert own.status_code == 200, own.json
+    assert own.json is not None
+    url = own.json["url"]
+    served = client.get(url)  # no bearer token: the signature is the permission
+    assert served.status_code == 200 and served.mimetype == "image/jpeg"
+    assert served.headers["X-Content-Type-Options"] == "nosniff"
+    assert not Image.open(io.BytesIO(served.data)).getexif()
+    # In scope: the teacher's school admin and bureau; out of scope: everyone else.
+    assert (
+        client.get(
+            f"/api/v1/photos/{photo.id}/url", headers=world.headers["school_admin_a"]
+        ).status_code
+        == 200
+    )
+    assert (
+        client.get(f"/api/v1/photos/{photo.id}/url", headers=world.headers["bureau_a"]).status_code
+        == 200
+    )
+    for other in ("teacher_a2", "teacher_b", "bureau_b", "school_admin_b"):
+        assert (
+            client.get(f"/api/v1/photos/{photo.id}/url", headers=world.headers[other]).status_code
+            == 404
+        )
+    # A tampered or expired link serves nothing.
+    assert client.get(url[:-3] + "xyz").status_code == 404
+    token = url.rsplit("/", 1)[1]
+    signer = URLSafeTimedSerializer(settings_of(app).secret_key, salt="media-derivative")
+    payload = signer.loads(token)
+    with mock.patch("time.time", return_value=0):
+        old = signer.dumps(payload)
+    assert client.get(f"/api/v1/photos/signed/{old}").status_code == 404

@@ -110,8 +110,9 @@ def _refuse_unknown_bodies() -> None:
         and request.mimetype not in BODY_TYPES
     ):
         raise UnsupportedMediaType(
-            f"Content-Type {request.mimetype or '(none)'} is not accepted; send"
-            " application/json (multipart/form-data for file imports)"
+            f"Content-Type {request.mimetype or '(none)'} is not accepted: this API takes"
+            " application/json, multipart/form-data (file imports) and"
+            " application/offset+octet-stream (uploads)"
         )
 
 

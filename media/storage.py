@@ -98,10 +98,13 @@ class LocalStorage:
         self._path(key).unlink(missing_ok=True)
 
     def keys(self, prefix: str) -> Iterator[str]:
-        base = self.root
+        # Walk only the folder the prefix names, not the whole (ever-growing) store.
+        folder = self.root / prefix.rsplit("/", 1)[0] if "/" in prefix else self.root
+        if not folder.is_dir():
+            return
         found = (
-            p.relative_to(base).as_posix()
-            for p in base.rglob("*")
+            p.relative_to(self.root).as_posix()
+            for p in folder.rglob("*")
             if p.is_file() and not p.name.startswith(".incoming-")
         )
         yield from sorted(k for k in found if k.startswith(prefix))

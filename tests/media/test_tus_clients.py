@@ -18,7 +18,6 @@ import hashlib
 import io
 import json
 import os
-import shutil
 import socket
 import struct
 import subprocess
@@ -41,11 +40,10 @@ from backend.db import database_of
 from media import services, tus
 from media.models import Photo, Upload
 from tests.live import LiveServer
+from tests.node_clients import E2E, node_with
 
-E2E = Path(__file__).resolve().parent.parent / "e2e"
 SCRIPT = E2E / "tus_upload.js"
 PACKAGE = "tus-js-client"
-INSTALL = "run `npm ci --prefix tests/e2e` (CI's .ci/run does it before pytest)"
 TIMEOUT = 60.0  # seconds: bound of a Node run
 CHUNK = 512 * 1024
 
@@ -381,20 +379,7 @@ def test_concurrent_patches_at_one_offset_store_one_chunk(
 
 
 def _node() -> str:
-    """The node binary, once the pinned client is installed; a failure (not a skip) if not."""
-    node = shutil.which("node")
-    if node is None:
-        pytest.fail(f"`node` is not on PATH: install Node 20, then {INSTALL}", pytrace=False)
-    installed = E2E / "node_modules" / PACKAGE / "package.json"
-    if not installed.is_file():
-        pytest.fail(f"tests/e2e/node_modules lacks {PACKAGE}: {INSTALL}", pytrace=False)
-    pinned = json.loads((E2E / "package.json").read_text())["dependencies"][PACKAGE]
-    version = json.loads(installed.read_text())["version"]
-    if version != pinned:
-        pytest.fail(
-            f"{PACKAGE} {version} is installed, {pinned} is pinned: {INSTALL}", pytrace=False
-        )
-    return node
+    return node_with(PACKAGE)
 
 
 def tus_js(live: LiveServer, headers: dict[str, str], photo: PhotoFile, **options: str) -> Json:

@@ -15,13 +15,11 @@ from __future__ import annotations
 import json
 import os
 import queue
-import shutil
 import subprocess
 import threading
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 from typing import IO, Any
 
 import pytest
@@ -37,11 +35,10 @@ from sync.protocol import SCHEMA_VERSION_MAX
 from sync.tables import REGISTRY
 from tests.factories import World
 from tests.live import LiveServer
+from tests.node_clients import E2E, node_with
 
-E2E = Path(__file__).resolve().parent.parent / "e2e"
 SCRIPT = E2E / "wm_sync.js"
 PACKAGE = "@nozbe/watermelondb"
-INSTALL = "run `npm ci --prefix tests/e2e` (CI's .ci/run does it before pytest)"
 BOOT_ID = "wm-e2e-boot-1"  # the script's X-Device-Boot
 TIMEOUT = 15.0  # seconds: bound of every wait on the Node process
 
@@ -49,20 +46,7 @@ Json = dict[str, Any]
 
 
 def _node() -> str:
-    """The node binary, once the pinned client is installed; a failure (not a skip) if not."""
-    node = shutil.which("node")
-    if node is None:
-        pytest.fail(f"`node` is not on PATH: install Node 20, then {INSTALL}", pytrace=False)
-    installed = E2E / "node_modules" / PACKAGE / "package.json"
-    if not installed.is_file():
-        pytest.fail(f"tests/e2e/node_modules lacks {PACKAGE}: {INSTALL}", pytrace=False)
-    pinned = json.loads((E2E / "package.json").read_text())["dependencies"][PACKAGE]
-    version = json.loads(installed.read_text())["version"]
-    if version != pinned:
-        pytest.fail(
-            f"{PACKAGE} {version} is installed, {pinned} is pinned: {INSTALL}", pytrace=False
-        )
-    return node
+    return node_with(PACKAGE)
 
 
 def _env(live: LiveServer, headers: dict[str, str], device_id: str, **extra: str) -> dict[str, str]:

@@ -13,6 +13,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from backend import cli
 from backend.attendance import photos as _attendance_photos  # noqa: F401 - media subscriptions
+from backend.attendance.calendar_api import calendar_blp
 from backend.auth.api import THROTTLE_KEY, devices_blp, users_blp
 from backend.auth.api import blp as auth_blp
 from backend.auth.policy import public
@@ -35,6 +36,7 @@ BLUEPRINTS = [
     devices_blp,
     *org_blueprints,
     *exchange_blueprints,
+    calendar_blp,
     imports_blp,
     sync_blp,
     photos_blp,

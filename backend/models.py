@@ -1,5 +1,11 @@
 """Every mapped model, imported once so that metadata (and Alembic) sees the whole schema."""
 
+from backend.attendance.calendar_models import (
+    PublishedDay,
+    PublishedYear,
+    SchoolCalendarPeriod,
+    SchoolDayException,
+)
 from backend.attendance.models import CheckIn
 from backend.auth.models import Device, RefreshToken, User
 from backend.db import Base, SyncClock
@@ -25,9 +31,13 @@ __all__ = [
     "MembershipChange",
     "OutboxJob",
     "Photo",
+    "PublishedDay",
+    "PublishedYear",
     "RefreshToken",
     "Region",
     "School",
+    "SchoolCalendarPeriod",
+    "SchoolDayException",
     "Secondment",
     "SecondmentExtension",
     "SyncClock",

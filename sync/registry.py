@@ -72,6 +72,12 @@ class TableWriter(Protocol):
 
     def delete(self, row: Any, receipt: Receipt) -> None: ...
 
+    def prepare_new(
+        self, session: Session, principal: Principal, rows: list[dict[str, Any]]
+    ) -> None:
+        """Complete this push's new rows with what the server works out (one batch)."""
+        ...
+
     def delete_new(self, row: dict[str, Any], receipt: Receipt) -> None:
         """Delete a row created by this same push (not inserted yet)."""
         ...

@@ -308,6 +308,9 @@ def _push_once(session: Session, principal: Principal, req: PushRequest) -> dict
                 writer.mark_rejected_update(aside.refused_update_of, aside.rejected.detail)
         _settle(outcome.settled, entries)
         for table_name, rows in outcome.new_rows.items():
+            writer = REGISTRY.get(table_name).writer
+            assert writer is not None
+            writer.prepare_new(session, principal, [r for r in rows.values()])
             # One multi-row INSERT, without building an ORM object per record.
             table = REGISTRY.get(table_name).model.__table__
             session.connection().execute(

@@ -9,6 +9,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session, selectinload
 
+from backend.attendance import checkins as attendance_checkins
 from backend.attendance import photos as attendance_photos
 from backend.attendance import services as attendance
 from backend.attendance.models import CheckIn
@@ -42,6 +43,10 @@ def _check_in_wire(row: CheckIn) -> dict[str, Any]:
         **{name: getattr(row, name) for name in attendance.CLIENT_FIELDS},
         "received_at": epoch_ms(row.received_at),
         "photo_state": row.photo_state,
+        "location": row.location,
+        "distance_m": None if row.distance_m is None else round(row.distance_m, 1),
+        "estimated_at": None if row.estimated_at is None else epoch_ms(row.estimated_at),
+        "host_school_id": None if row.host_school_id is None else str(row.host_school_id),
         "status": row.status,
         "flags": json.dumps(row.flags, ensure_ascii=False),
     }
@@ -88,6 +93,12 @@ class CheckInWriter:
     def delete(self, row: CheckIn, receipt: Receipt) -> None:
         attendance.withdraw_check_in(row, receipt.received_at)
 
+    def prepare_new(
+        self, session: Session, principal: Principal, rows: list[dict[str, Any]]
+    ) -> None:
+        assert principal.teacher_id is not None
+        attendance_checkins.evaluate_new(session, principal.teacher_id, principal.device_pk, rows)
+
     def delete_new(self, row: dict[str, Any], receipt: Receipt) -> None:
         row["deleted_at"] = receipt.received_at
 
@@ -120,6 +131,25 @@ CHECK_INS = SyncTable(
             server_owned=True,
             doc="expected | uploading | verified | mismatch | invalid (null: no photo)",
         ),
+        Column(
+            "location",
+            "string",
+            server_owned=True,
+            doc="inside | outside | uncertain | unknown: against the host school's fence",
+        ),
+        Column(
+            "distance_m",
+            "number",
+            server_owned=True,
+            doc="metres beyond the nearest fence edge (negative: inside)",
+        ),
+        Column(
+            "estimated_at",
+            "number",
+            server_owned=True,
+            doc="the server's estimate of the true capture time, epoch ms",
+        ),
+        Column("host_school_id", "string", server_owned=True, doc="school of the secondment"),
         Column(
             "status", "string", server_owned=True, doc="accepted | flagged | rejected | quarantined"
         ),

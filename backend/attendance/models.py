@@ -51,6 +51,19 @@ class CheckIn(Journaled, TimestampMixin, Base):
 
     # Server-maintained, pulled back to the phone.
     received_at: Mapped[datetime]
+    # The server's judgement (see attendance.checkins / evaluation): where and when.
+    secondment_id: Mapped[uuid.UUID | None] = mapped_column(
+        sa.ForeignKey("secondments.id", ondelete="RESTRICT"), index=True
+    )
+    host_school_id: Mapped[uuid.UUID | None] = mapped_column(
+        sa.ForeignKey("schools.id", ondelete="RESTRICT")
+    )
+    wgs84_latitude: Mapped[float | None]
+    wgs84_longitude: Mapped[float | None]
+    distance_m: Mapped[float | None] = mapped_column(doc="beyond the nearest fence; < 0 inside")
+    location: Mapped[str | None] = mapped_column(sa.String(16))
+    estimated_at: Mapped[datetime | None] = mapped_column(index=True)
+    estimate_method: Mapped[str | None] = mapped_column(sa.String(24))
     # expected / uploading / verified / mismatch / invalid (media.models.PHOTO_STATES)
     photo_state: Mapped[str | None] = mapped_column(sa.String(16))
     status: Mapped[str] = mapped_column(

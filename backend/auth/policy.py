@@ -20,7 +20,7 @@ from typing import Any, TypeVar, cast
 
 import sqlalchemy as sa
 from flask import current_app, g, request
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from backend.auth.models import Device, User
 from backend.auth.tokens import decode_access_token
@@ -42,6 +42,10 @@ class Resource(StrEnum):
     SECONDMENT = "secondment"
     USER = "user"
     DEVICE = "device"
+    # The workday calendar: a region's published holiday years and school calendar (rows
+    # are regions), and a school's own exceptions (rows are schools).
+    REGION_CALENDAR = "region_calendar"
+    SCHOOL_CALENDAR = "school_calendar"
 
 
 class Action(StrEnum):
@@ -133,6 +137,29 @@ def _users_of_school(p: Principal) -> Condition:
     return sa.or_(User.school_id == p.school_id, User.teacher_id.in_(teachers))
 
 
+def _ancestor_paths(path: str | None) -> list[str]:
+    parts = (path or "").strip("/").split("/")
+    return ["/" + "/".join(parts[: i + 1]) + "/" for i in range(len(parts)) if parts[i]]
+
+
+def _calendar_regions(p: Principal) -> Condition:
+    """The caller's regions and those above them: a region inherits their calendar."""
+    return sa.or_(
+        Region.path.startswith(p.region_path or "\x00"),
+        Region.path.in_(_ancestor_paths(p.region_path)),
+    )
+
+
+def _regions_above(schools: Condition) -> Condition:
+    """Regions containing one of ``schools`` (a condition on School): their calendars apply."""
+    school_region = aliased(Region)
+    return sa.exists(
+        sa.select(School.id)
+        .join(school_region, school_region.id == School.region_id)
+        .where(schools, school_region.path.startswith(Region.path))
+    )
+
+
 def _devices_of(users: Condition, p: Principal) -> Condition:
     return sa.or_(Device.user_id == p.user_id, Device.user_id.in_(sa.select(User.id).where(users)))
 
@@ -159,6 +186,26 @@ POLICY: dict[tuple[Resource, Action], dict[str, ScopeFn]] = {
         "teacher": _teacher_schools,
     },
     (Resource.SCHOOL, Action.WRITE): {
+        "bureau_admin": lambda p: _in_region(School.region_id, p),
+        "school_admin": lambda p: School.id == p.school_id,
+    },
+    # The workday calendar. A region's holiday years and school calendar apply to the
+    # regions below it, so they are readable from below as well as from above.
+    (Resource.REGION_CALENDAR, Action.READ): {
+        **_each(OVERSIGHT, _calendar_regions),
+        "school_admin": lambda p: _regions_above(_community_partners(p)),
+        "teacher": lambda p: _regions_above(_teacher_schools(p)),
+    },
+    (Resource.REGION_CALENDAR, Action.WRITE): _each(
+        BUREAU, lambda p: Region.path.startswith(p.region_path or "\x00")
+    ),
+    # A school's days: whoever sees the school; its exceptions: the bureau or its own admin.
+    (Resource.SCHOOL_CALENDAR, Action.READ): {
+        **_each(OVERSIGHT, lambda p: _in_region(School.region_id, p)),
+        "school_admin": _community_partners,
+        "teacher": _teacher_schools,
+    },
+    (Resource.SCHOOL_CALENDAR, Action.WRITE): {
         "bureau_admin": lambda p: _in_region(School.region_id, p),
         "school_admin": lambda p: School.id == p.school_id,
     },
@@ -261,6 +308,8 @@ MODELS: dict[Resource, type[Base]] = {
     Resource.SECONDMENT: Secondment,
     Resource.USER: User,
     Resource.DEVICE: Device,
+    Resource.REGION_CALENDAR: Region,
+    Resource.SCHOOL_CALENDAR: School,
 }
 
 

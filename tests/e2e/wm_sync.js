@@ -85,6 +85,10 @@ const schema = appSchema({
         // server-owned: pulled, pushed back as they are, ignored by the server
         col('received_at', 'number'),
         col('photo_state', 'string'),
+        col('location', 'string'),
+        col('distance_m', 'number'),
+        col('estimated_at', 'number'),
+        col('host_school_id', 'string'),
         col('status', 'string'),
         col('flags', 'string'),
       ],
@@ -290,8 +294,8 @@ function defaultCheckIn() {
   return {
     kind: 'in',
     captured_at: Date.now(),
-    latitude: 35.9651,
-    longitude: 105.7312,
+    latitude: 35.96,
+    longitude: 105.73,
     accuracy_m: 12.5,
     coord_system: 'wgs84',
     mock_location: false,

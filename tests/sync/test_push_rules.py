@@ -188,9 +188,9 @@ def test_changing_where_or_when_is_refused_and_the_phone_gets_the_truth(
     row = session.get(CheckIn, "abc0000000000007")
     assert row is not None
     session.refresh(row)
-    assert row.latitude == pytest.approx(35.9651)
+    assert row.latitude == pytest.approx(35.96)
     pulled = {r["id"]: r for r in phone.pull()["changes"]["check_ins"]["updated"]}
-    assert pulled["abc0000000000007"]["latitude"] == pytest.approx(35.9651)
+    assert pulled["abc0000000000007"]["latitude"] == pytest.approx(35.96)
     assert "update_rejected" in pulled["abc0000000000007"]["flags"]
 
 

@@ -73,7 +73,9 @@ class Principal:
 
 
 def _regions_below(p: Principal) -> sa.Select[Any]:
-    return sa.select(Region.id).where(Region.path.startswith(p.region_path or "\x00"))
+    return sa.select(Region.id).where(
+        Region.path.startswith(p.region_path or "\x00", autoescape=True)
+    )
 
 
 def _in_region(column: Any, p: Principal) -> Condition:
@@ -145,7 +147,7 @@ def _ancestor_paths(path: str | None) -> list[str]:
 def _calendar_regions(p: Principal) -> Condition:
     """The caller's regions and those above them: a region inherits their calendar."""
     return sa.or_(
-        Region.path.startswith(p.region_path or "\x00"),
+        Region.path.startswith(p.region_path or "\x00", autoescape=True),
         Region.path.in_(_ancestor_paths(p.region_path)),
     )
 
@@ -175,10 +177,10 @@ def _each(roles: tuple[str, ...], fn: ScopeFn) -> dict[str, ScopeFn]:
 
 POLICY: dict[tuple[Resource, Action], dict[str, ScopeFn]] = {
     (Resource.REGION, Action.READ): _each(
-        OVERSIGHT, lambda p: Region.path.startswith(p.region_path or "\x00")
+        OVERSIGHT, lambda p: Region.path.startswith(p.region_path or "\x00", autoescape=True)
     ),
     (Resource.REGION, Action.WRITE): _each(
-        BUREAU, lambda p: Region.path.startswith(p.region_path or "\x00")
+        BUREAU, lambda p: Region.path.startswith(p.region_path or "\x00", autoescape=True)
     ),
     (Resource.SCHOOL, Action.READ): {
         **_each(OVERSIGHT, lambda p: _in_region(School.region_id, p)),
@@ -197,7 +199,7 @@ POLICY: dict[tuple[Resource, Action], dict[str, ScopeFn]] = {
         "teacher": lambda p: _regions_above(_teacher_schools(p)),
     },
     (Resource.REGION_CALENDAR, Action.WRITE): _each(
-        BUREAU, lambda p: Region.path.startswith(p.region_path or "\x00")
+        BUREAU, lambda p: Region.path.startswith(p.region_path or "\x00", autoescape=True)
     ),
     # A school's days: whoever sees the school; its exceptions: the bureau or its own admin.
     (Resource.SCHOOL_CALENDAR, Action.READ): {

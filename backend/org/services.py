@@ -59,6 +59,9 @@ def create_region(
             )
     elif principal is not None:
         raise InvalidInput("a top-level region is created with the CLI", field="parent_id")
+    if not code.isascii() or not code.isalnum():
+        # Codes become path segments matched by prefix: no separators, no LIKE wildcards.
+        raise InvalidInput("a region code is letters and digits only", field="code")
     if session.scalar(sa.select(sa.exists().where(Region.code == code))):
         raise Conflict(f"region code {code!r} exists", field="code")
     region = Region(

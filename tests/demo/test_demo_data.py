@@ -183,3 +183,12 @@ def test_create_region_cli(app: Flask, session: Session) -> None:
         args=["create-region", "--code", "99", "--name", "x", "--level", "province"]
     )
     assert again.exit_code != 0 and "exists" in again.output
+
+
+def test_region_codes_cannot_carry_wildcards_or_separators(app: Flask, session: Session) -> None:
+    runner = app.test_cli_runner()
+    for code in ("64_", "6%", "64/1", "六四"):
+        result = runner.invoke(
+            args=["create-region", "--code", code, "--name", "x", "--level", "province"]
+        )
+        assert result.exit_code != 0 and "letters and digits" in result.output, code

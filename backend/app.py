@@ -50,11 +50,11 @@ def create_app(settings: Settings | None = None) -> Flask:
     app = Flask(__name__, static_folder=None, instance_path=str(settings.instance_path))
     app.config.update(
         MAX_CONTENT_LENGTH=settings.max_request_bytes,
-        JSON_AS_ASCII=False,
         **api_config(settings),
     )
     store_settings(app, settings)
     app.json = StrictJSONProvider(app)
+    app.json.ensure_ascii = False  # Chinese names stay readable in responses
     if settings.proxy_count:
         app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
             app.wsgi_app, x_for=settings.proxy_count, x_proto=settings.proxy_count

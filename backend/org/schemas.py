@@ -41,8 +41,21 @@ class FencePointSchema(Schema):
     radius_m = fields.Integer(load_default=300, validate=_radius)
 
 
+def _coord_system() -> fields.String:
+    return fields.String(
+        load_default="wgs84",
+        load_only=True,
+        validate=validate.OneOf(["wgs84", "gcj02"]),
+        metadata={
+            "description": "Datum of latitude/longitude and fence points as sent: wgs84 (GPS)"
+            " or gcj02 (picked on an Amap/Tencent map); stored as WGS-84 either way."
+        },
+    )
+
+
 class SchoolSchema(Schema):
     id = fields.UUID(dump_only=True)
+    coord_system = _coord_system()
     code = fields.String(required=True, validate=_code)
     name = fields.String(required=True, validate=_name)
     kind = fields.String(required=True, validate=validate.OneOf(SCHOOL_KINDS))
@@ -66,6 +79,7 @@ class SchoolSchema(Schema):
 class SchoolPatchSchema(Schema):
     """Fields a school's data may change by; code and region are fixed once created."""
 
+    coord_system = _coord_system()
     name = fields.String(validate=_name)
     kind = fields.String(validate=validate.OneOf(SCHOOL_KINDS))
     locality = fields.String(validate=validate.OneOf(LOCALITIES))

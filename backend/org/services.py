@@ -19,6 +19,7 @@ from backend import clock
 from backend.auth.policy import Action, Principal, Resource, get_scoped, in_scope, scope
 from backend.db import utcnow
 from backend.errors import Conflict, InvalidInput, NotFound, RuleViolation
+from backend.geo import gcj02_to_wgs84
 from backend.org.models import (
     Community,
     CommunityMembership,
@@ -79,6 +80,31 @@ def create_region(
 # --- schools ------------------------------------------------------------------------------
 
 
+def _to_wgs84(data: dict[str, Any]) -> dict[str, Any]:
+    """Positions picked on a Chinese map (GCJ-02) become GPS coordinates (WGS-84): fences
+    are compared with phones' GPS fixes, and the two datums differ by hundreds of metres."""
+    data = dict(data)
+    if data.pop("coord_system", "wgs84") != "gcj02":
+        return data
+    if "latitude" in data and "longitude" in data:
+        data["latitude"], data["longitude"] = gcj02_to_wgs84(data["latitude"], data["longitude"])
+    if data.get("fence_points"):
+        data["fence_points"] = [
+            {
+                **p,
+                **dict(
+                    zip(
+                        ("latitude", "longitude"),
+                        gcj02_to_wgs84(p["latitude"], p["longitude"]),
+                        strict=True,
+                    )
+                ),
+            }
+            for p in data["fence_points"]
+        ]
+    return data
+
+
 def _fence_points(points: list[dict[str, Any]]) -> list[FencePoint]:
     labels = [p["label"] for p in points]
     if len(set(labels)) != len(labels):
@@ -89,6 +115,7 @@ def _fence_points(points: list[dict[str, Any]]) -> list[FencePoint]:
 def create_school(
     session: Session, data: dict[str, Any], principal: Principal | None = None
 ) -> School:
+    data = _to_wgs84(data)
     region_id: uuid.UUID = data["region_id"]
     if principal is not None and not in_scope(
         session, principal, Resource.REGION, Action.WRITE, region_id
@@ -106,6 +133,11 @@ def create_school(
 
 
 def update_school(session: Session, school: School, changes: dict[str, Any]) -> School:
+    if changes.get("coord_system") == "gcj02" and ("latitude" in changes) != (
+        "longitude" in changes
+    ):
+        raise InvalidInput("send latitude and longitude together in GCJ-02", field="latitude")
+    changes = _to_wgs84(changes)
     if "fence_points" in changes:
         points = _fence_points(changes.pop("fence_points"))
         # Delete the old points first: the flush inserts before it deletes, and a point

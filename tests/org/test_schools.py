@@ -346,3 +346,32 @@ def test_malformed_bodies_are_client_errors_not_500(
 
     code = "validation_error" if status == 422 else "bad_request"
     expect_error(response, status, code)
+
+
+def test_a_school_picked_on_a_chinese_map_is_stored_in_gps_coordinates(
+    app: Flask, session: Session, client: FlaskClient
+) -> None:
+    from backend.geo import wgs84_to_gcj02
+
+    w = committed_world(session, app)
+    lat, lon = wgs84_to_gcj02(35.965, 105.731)  # what Amap shows for that spot
+    gate_lat, gate_lon = wgs84_to_gcj02(35.97, 105.74)
+    body = {
+        "code": "GCJ-1",
+        "name": "火石寨乡九年一贯制学校",
+        "kind": "nine_year",
+        "locality": "rural",
+        "student_count": 300,
+        "region_id": str(w.county_a.id),
+        "latitude": lat,
+        "longitude": lon,
+        "coord_system": "gcj02",
+        "fence_points": [{"label": "教学点", "latitude": gate_lat, "longitude": gate_lon}],
+    }
+    created = client.post(f"{API}/schools", json=body, headers=w.headers["bureau_a"])
+    assert created.status_code == 201, created.json
+    assert created.json is not None
+    assert created.json["latitude"] == pytest.approx(35.965, abs=1e-6)
+    assert created.json["longitude"] == pytest.approx(105.731, abs=1e-6)
+    assert created.json["fence_points"][0]["latitude"] == pytest.approx(35.97, abs=1e-6)
+    assert "coord_system" not in created.json

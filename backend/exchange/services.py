@@ -21,24 +21,10 @@ from backend import clock
 from backend.auth.policy import Action, Principal, Resource, in_scope
 from backend.errors import Conflict, InvalidInput, RuleViolation
 from backend.exchange.models import MAX_EXTENSIONS, Secondment, SecondmentExtension, Teacher
-from backend.org.models import School
-from backend.org.services import shared_community
+from backend.org.services import school_in_scope, shared_community
 
 RULE = "003 §四(三)"
 ONE_SCHOOL_YEAR = timedelta(days=366)
-
-
-def _school(
-    session: Session, principal: Principal | None, school_id: uuid.UUID, field: str, action: Action
-) -> School:
-    if principal is not None and not in_scope(
-        session, principal, Resource.SCHOOL, action, school_id
-    ):
-        raise InvalidInput(f"school {school_id} not found in your scope", field=field)
-    school = session.get(School, school_id)
-    if school is None:
-        raise InvalidInput(f"school {school_id} not found", field=field)
-    return school
 
 
 # --- teachers -----------------------------------------------------------------------------
@@ -48,7 +34,7 @@ def create_teacher(
     session: Session, data: dict[str, Any], principal: Principal | None = None
 ) -> Teacher:
     # Whoever may write a school's data may register its teachers.
-    _school(session, principal, data["home_school_id"], "home_school_id", Action.WRITE)
+    school_in_scope(session, principal, data["home_school_id"], "home_school_id", Action.WRITE)
     if session.scalar(sa.select(sa.exists().where(Teacher.staff_no == data["staff_no"]))):
         raise Conflict(f"staff number {data['staff_no']!r} exists", field="staff_no")
     teacher = Teacher(**data)
@@ -61,7 +47,9 @@ def update_teacher(
     session: Session, principal: Principal, teacher: Teacher, changes: dict[str, Any]
 ) -> Teacher:
     if "home_school_id" in changes and changes["home_school_id"] != teacher.home_school_id:
-        _school(session, principal, changes["home_school_id"], "home_school_id", Action.WRITE)
+        school_in_scope(
+            session, principal, changes["home_school_id"], "home_school_id", Action.WRITE
+        )
         # Current and future secondments only: one that has ended keeps its own home school.
         ongoing = _active_secondments(session, teacher.id, ending_from=clock.today())
         if ongoing.first() is not None:
@@ -126,7 +114,9 @@ def create_secondment(
         raise RuleViolation(
             "the home school is the teacher's own school (their post stays there)", rule=RULE
         )
-    host = _school(session, principal, data["host_school_id"], "host_school_id", Action.READ)
+    host = school_in_scope(
+        session, principal, data["host_school_id"], "host_school_id", Action.READ
+    )
     if host.id == home_id:
         raise RuleViolation("the host school must differ from the home school", rule=RULE)
     start, end = data["start_on"], data["end_on"]

@@ -208,11 +208,17 @@ def check_caps(
         )
 
 
-def _school_in_scope(
-    session: Session, principal: Principal | None, school_id: uuid.UUID, field: str
+def school_in_scope(
+    session: Session,
+    principal: Principal | None,
+    school_id: uuid.UUID,
+    field: str,
+    action: Action = Action.READ,
 ) -> School:
+    """A school a request names in its body: 422 on ``field`` if unknown or out of scope
+    (the caller's own object would be a 404; a referenced one is a bad input)."""
     if principal is not None and not in_scope(
-        session, principal, Resource.SCHOOL, Action.READ, school_id
+        session, principal, Resource.SCHOOL, action, school_id
     ):
         raise InvalidInput(f"school {school_id} not found in your scope", field=field)
     school = session.get(School, school_id)
@@ -236,13 +242,13 @@ def create_community(
         raise InvalidInput(f"region {region_id} not found in your scope", field="region_id")
     if session.scalar(sa.select(sa.exists().where(Community.name == data["name"]))):
         raise Conflict(f"community {data['name']!r} exists", field="name")
-    core = _school_in_scope(session, principal, data["core_school_id"], "core_school_id")
+    core = school_in_scope(session, principal, data["core_school_id"], "core_school_id")
     member_ids: list[uuid.UUID] = list(dict.fromkeys(data.get("member_school_ids", [])))
     if core.id in member_ids:
         raise InvalidInput(
             "the core school is not also listed as a member", field="member_school_ids"
         )
-    members = [_school_in_scope(session, principal, i, "member_school_ids") for i in member_ids]
+    members = [school_in_scope(session, principal, i, "member_school_ids") for i in member_ids]
     community = Community(
         name=data["name"],
         mode=data["mode"],
@@ -349,7 +355,7 @@ def _school_for_change(session: Session, principal: Principal, school_id: uuid.U
         raise InvalidInput(
             "a school admin asks to join or leave for their own school", field="school_id"
         )
-    return _school_in_scope(session, principal, school_id, "school_id")
+    return school_in_scope(session, principal, school_id, "school_id")
 
 
 def _open_membership(

@@ -28,7 +28,9 @@ from backend.config import Settings
 from backend.db import database_of
 
 if TYPE_CHECKING:
+    from tests import factories
     from tests.live import LiveServer
+    from tests.sync.phone import Phone
 
 TEST_SECRET = "test-secret-key-that-is-long-enough-for-hs256"
 
@@ -146,3 +148,19 @@ def live(app: Flask, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveS
 
     with live_server(tmp_path_factory.mktemp("live")) as server:
         yield server
+
+
+@pytest.fixture
+def world(app: Flask, session: Session) -> factories.World:
+    """Two counties with schools, communities, teachers, secondments and logins, committed."""
+    from tests import factories
+
+    return factories.committed_world(session, app)
+
+
+@pytest.fixture
+def phone(client: FlaskClient, session: Session, world: factories.World) -> Phone:
+    """Teacher A's phone (sync tests' simulated WatermelonDB client)."""
+    from tests.sync.phone import phone_for
+
+    return phone_for(client, session, world, "teacher_a")

@@ -6,8 +6,9 @@ import itertools
 import uuid
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any
+from typing import Any, TypeVar
 
+import sqlalchemy as sa
 from flask import Flask
 from sqlalchemy.orm import Session
 
@@ -218,3 +219,23 @@ def world(session: Session, app: Flask) -> World:
     }
     w.headers = {name: bearer(session, app, u) for name, u in w.users.items()}
     return w
+
+
+def committed_world(session: Session, app: Flask) -> World:
+    """The world, committed (to the test's savepoint; the outer rollback stays).
+
+    Committed so that no failing request can roll the setup back with it, and so that later
+    server-side changes made in this session take journal serials of their own, as
+    separate transactions would.
+    """
+    built = world(session, app)
+    session.commit()
+    return built
+
+
+T = TypeVar("T")
+
+
+def fresh(session: Session, stmt: sa.Select[T]) -> list[T]:
+    """Rows as the database has them now, not as the test's session loaded them."""
+    return list(session.scalars(stmt.execution_options(populate_existing=True)))

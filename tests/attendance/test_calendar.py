@@ -30,7 +30,12 @@ from backend.db import database_of
 from backend.errors import Conflict
 from backend.org.models import Region, School
 from tests import factories
-from tests.org.support import API, committed_world, expect_error, ok
+from tests.factories import committed_world
+from tests.org.support import (
+    API,
+    expect_error,
+    ok,
+)
 
 SPRING_2027: list[dict[str, Any]] = [
     {"day": date(2027, 1, 1), "kind": "holiday", "name": "元旦"},

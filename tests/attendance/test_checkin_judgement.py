@@ -11,8 +11,7 @@ from sqlalchemy.orm import Session
 from backend.attendance.evaluation import wgs84_to_gcj02
 from backend.attendance.models import CheckIn
 from tests.factories import World
-from tests.sync.conftest import phone_for
-from tests.sync.phone import Phone, check_in
+from tests.sync.phone import Phone, check_in, phone_for
 
 
 def _push(phone: Phone, session: Session, record: dict[str, object]) -> CheckIn:

@@ -4,10 +4,7 @@ from __future__ import annotations
 
 from typing import Any, TypeVar
 
-import sqlalchemy as sa
-from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy.orm import Session
 from werkzeug.test import TestResponse
 
 from tests import factories
@@ -18,17 +15,6 @@ LOGIN = "/api/v1/auth/login"
 REFRESH = "/api/v1/auth/refresh"
 LOGOUT = "/api/v1/auth/logout"
 ME = "/api/v1/auth/me"
-
-
-def committed_world(session: Session, app: Flask) -> factories.World:
-    """The factories' world, committed (to the test's savepoint; the outer rollback stays).
-
-    Committed so that no failing request can roll the setup back with it, whichever session
-    the request ends up sharing with the test.
-    """
-    world = factories.world(session, app)
-    session.commit()
-    return world
 
 
 def login(
@@ -72,11 +58,6 @@ def bearer(access_token: str) -> dict[str, str]:
 
 def me(client: FlaskClient, access_token: str) -> TestResponse:
     return client.get(ME, headers=bearer(access_token))
-
-
-def fresh(session: Session, stmt: sa.Select[T]) -> list[T]:
-    """Rows as the database has them now (requests may have changed loaded objects)."""
-    return list(session.scalars(stmt.execution_options(populate_existing=True)))
 
 
 def error_fields(body: Any) -> set[str]:

@@ -13,13 +13,12 @@ from backend.auth.models import Device, RefreshToken
 from tests.auth.support import (
     assert_unauthenticated,
     bearer,
-    committed_world,
-    fresh,
     logged_in,
     login,
     me,
     refresh,
 )
+from tests.factories import committed_world, fresh
 
 LOST = "install-lost-phone"
 SPARE = "install-spare-phone"

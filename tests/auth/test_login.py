@@ -18,13 +18,12 @@ from tests import factories
 from tests.auth.support import (
     LOGIN,
     assert_unauthenticated,
-    committed_world,
     error_fields,
-    fresh,
     logged_in,
     login,
     me,
 )
+from tests.factories import committed_world, fresh
 
 
 def test_login_returns_short_access_token_refresh_token_user_and_device(

@@ -11,7 +11,10 @@ from sqlalchemy.orm import Session
 from backend.auth import passwords
 from backend.auth.models import User
 from tests import factories
-from tests.auth.support import committed_world, fresh, login
+from tests.auth.support import (
+    login,
+)
+from tests.factories import committed_world, fresh
 
 
 def test_stored_passwords_are_argon2id_hashes(

@@ -9,11 +9,9 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
 
-from tests import factories
 from tests.factories import World
 
 # (persona, resource path, object attribute on World, expected status)
@@ -102,11 +100,6 @@ WRITE_MATRIX: list[tuple[str, str, str, str, int]] = [
     ("school_admin_a", "POST", "/api/v1/communities/{}/membership-changes", "community_b", 404),
     ("teacher_a", "POST", "/api/v1/communities/{}/membership-changes", "community_a", 403),
 ]
-
-
-@pytest.fixture
-def world(app: Flask, session: Session) -> World:
-    return factories.world(session, app)
 
 
 @pytest.mark.parametrize(("persona", "resource", "obj", "expected"), READ_MATRIX)

@@ -17,13 +17,12 @@ from tests.auth.support import (
     LOGOUT,
     assert_unauthenticated,
     bearer,
-    committed_world,
     error_fields,
-    fresh,
     logged_in,
     me,
     refresh,
 )
+from tests.factories import committed_world, fresh
 
 PHONE = "install-1001"
 

@@ -22,7 +22,11 @@ from backend.auth.api import THROTTLE_KEY
 from backend.auth.throttle import LoginThrottle
 from backend.config import Settings
 from backend.db import database_of
-from tests.auth.support import assert_unauthenticated, committed_world, login
+from tests.auth.support import (
+    assert_unauthenticated,
+    login,
+)
+from tests.factories import committed_world
 
 REDIS_URL = os.environ.get("TEST_REDIS_URL") or "redis://127.0.0.1:6379/15"
 REDIS_DOWN_URL = "redis://127.0.0.1:1/0"  # nothing listens on port 1

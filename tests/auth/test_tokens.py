@@ -19,7 +19,12 @@ from sqlalchemy.orm import Session
 
 from backend.config import Settings
 from backend.db import utcnow
-from tests.auth.support import ME, assert_unauthenticated, committed_world, logged_in
+from tests.auth.support import (
+    ME,
+    assert_unauthenticated,
+    logged_in,
+)
+from tests.factories import committed_world
 
 Claims = dict[str, Any]
 

@@ -15,13 +15,12 @@ from backend.auth.models import User
 from tests import factories
 from tests.auth.support import (
     assert_unauthenticated,
-    committed_world,
     error_fields,
-    fresh,
     logged_in,
     login,
     me,
 )
+from tests.factories import committed_world, fresh
 
 USERS = "/api/v1/users"
 

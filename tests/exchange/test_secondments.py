@@ -22,7 +22,12 @@ from werkzeug.test import TestResponse
 from backend.exchange.models import Secondment, Teacher
 from backend.org.models import School
 from tests import factories
-from tests.org.support import API, committed_world, expect_error, fresh, ok
+from tests.factories import committed_world, fresh
+from tests.org.support import (
+    API,
+    expect_error,
+    ok,
+)
 
 RULE = "003 §四(三)"
 

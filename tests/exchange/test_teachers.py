@@ -14,7 +14,13 @@ from sqlalchemy.orm import Session
 from backend.exchange.models import Teacher
 from backend.org.models import School
 from tests import factories
-from tests.org.support import API, committed_world, expect_error, fresh, ok, patch_with_etag
+from tests.factories import committed_world, fresh
+from tests.org.support import (
+    API,
+    expect_error,
+    ok,
+    patch_with_etag,
+)
 
 RULE = "003 §四(三)"
 

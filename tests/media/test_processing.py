@@ -9,7 +9,6 @@ import uuid
 from datetime import datetime, timedelta
 from unittest import mock
 
-import pytest
 import sqlalchemy as sa
 from flask import Flask
 from flask.testing import FlaskClient
@@ -197,22 +196,6 @@ def test_unclaimed_photos_are_removed_claimed_ones_stay(
     session.expire_all()
     left = set(session.scalars(sa.select(Photo.photo_id).where(Photo.owner_id == owner)))
     assert left == {"pic-10"}
-
-
-@pytest.fixture
-def phone(client: FlaskClient, session: Session, world: World) -> Phone:
-    from tests.sync.conftest import phone_for
-
-    return phone_for(client, session, world, "teacher_a")
-
-
-@pytest.fixture
-def world(app: Flask, session: Session) -> World:
-    from tests import factories
-
-    built = factories.world(session, app)
-    session.commit()
-    return built
 
 
 def test_derivatives_are_served_by_signed_expiring_urls_in_scope(

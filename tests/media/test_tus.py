@@ -27,7 +27,6 @@ from backend.extensions import settings_of
 from media import services, tus
 from media.models import Photo, Upload
 from media.storage import Storage
-from tests import factories
 from tests.factories import World
 
 BASE = "/api/v1/uploads"
@@ -35,11 +34,6 @@ TUS = {"Tus-Resumable": "1.0.0"}
 OCTETS = {"Content-Type": "application/offset+octet-stream"}
 # What a server that decodes chunked bodies says (werkzeug's and gunicorn's do).
 CHUNKED_SERVER = {"wsgi.input_terminated": True}
-
-
-@pytest.fixture
-def world(session: Session, app: Flask) -> World:
-    return factories.world(session, app)
 
 
 @pytest.fixture

@@ -10,7 +10,6 @@ from __future__ import annotations
 from datetime import date
 from typing import Any, TypeVar
 
-import sqlalchemy as sa
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
@@ -21,12 +20,6 @@ from tests import factories
 T = TypeVar("T")
 
 API = "/api/v1"
-
-
-def committed_world(session: Session, app: Flask) -> factories.World:
-    world = factories.world(session, app)
-    session.commit()
-    return world
 
 
 def admin_of(session: Session, app: Flask, school_id: Any) -> dict[str, str]:
@@ -97,8 +90,3 @@ def patch_with_etag(
     """PATCH ``changes`` with the ETag just read as If-Match (the normal client flow)."""
     if_match = {**headers, "If-Match": etag_of(client, url, headers)}
     return client.patch(url, json=changes, headers=if_match)
-
-
-def fresh(session: Session, stmt: sa.Select[T]) -> list[T]:
-    """Rows as the database has them now, not as the test's session loaded them."""
-    return list(session.scalars(stmt.execution_options(populate_existing=True)))

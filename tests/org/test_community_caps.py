@@ -17,11 +17,10 @@ from sqlalchemy.orm import Session
 
 from backend.org.models import Community, CommunityMembership, MembershipChange, School
 from tests import factories
+from tests.factories import committed_world, fresh
 from tests.org.support import (
     API,
-    committed_world,
     expect_error,
-    fresh,
     iso,
     ok,
     patch_with_etag,

@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 from backend.exchange.models import Teacher
 from backend.org.models import Region, School
 from tests import factories
-from tests.org.support import committed_world
+from tests.factories import committed_world
 
 
 def test_unreferenced_school_can_be_removed_referenced_cannot(

@@ -18,7 +18,13 @@ from werkzeug.test import TestResponse
 
 from backend.org.models import CommunityMembership, MembershipChange, School
 from tests import factories
-from tests.org.support import API, admin_of, committed_world, expect_error, fresh, ok
+from tests.factories import committed_world, fresh
+from tests.org.support import (
+    API,
+    admin_of,
+    expect_error,
+    ok,
+)
 
 APPROVAL_RULE = "001 §7"
 

@@ -12,12 +12,11 @@ from sqlalchemy.orm import Session
 
 from backend.org.models import School
 from tests import factories
+from tests.factories import committed_world, fresh
 from tests.org.support import (
     API,
-    committed_world,
     etag_of,
     expect_error,
-    fresh,
     ok,
     patch_with_etag,
 )

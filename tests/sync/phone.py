@@ -13,7 +13,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from flask.testing import FlaskClient
+from sqlalchemy.orm import Session
 from werkzeug.test import TestResponse
+
+from backend.auth.models import Device
+from tests.factories import World
 
 # A minute ago, where the factories put every school: a punch the server finds unremarkable
 # (on time, inside the fence), so tests of other things see no flags.
@@ -160,3 +164,10 @@ class Phone:
         if response.status_code == 200:
             self.mark_synced(changes)
         return response
+
+
+def phone_for(client: FlaskClient, session: Session, world: World, persona: str) -> Phone:
+    """A phone logged in as ``persona`` (its device is the one the world made for it)."""
+    user = world.users[persona]
+    device = session.query(Device).filter(Device.user_id == user.id).one()
+    return Phone(client=client, headers=world.headers[persona], device_id=device.device_id)

@@ -15,8 +15,7 @@ from backend.clock import today
 from backend.db import utcnow
 from tests import factories
 from tests.factories import World
-from tests.sync.conftest import phone_for
-from tests.sync.phone import Phone, check_in
+from tests.sync.phone import Phone, check_in, phone_for
 
 
 def _ids(body: dict[str, object], table: str, op: str = "updated") -> set[str]:

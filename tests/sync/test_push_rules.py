@@ -14,8 +14,7 @@ from backend.attendance.services import flag
 from sync.models import QuarantinedRecord, SyncPush
 from sync.protocol import MAX_PUSH_BYTES, MAX_PUSH_RECORDS
 from tests.factories import World
-from tests.sync.conftest import phone_for
-from tests.sync.phone import CAPTURED_AT, Phone, check_in
+from tests.sync.phone import CAPTURED_AT, Phone, check_in, phone_for
 
 
 def _push(phone: Phone, **tables: dict[str, list[object]]) -> dict[str, object]:

@@ -6,7 +6,10 @@ from backend.attendance.calendar_models import (
     SchoolCalendarPeriod,
     SchoolDayException,
 )
-from backend.attendance.models import CheckIn
+from backend.attendance.day_models import MonthlyAssessment, TeacherDay, TeacherDayChange
+from backend.attendance.models import CheckIn, FlagReview
+from backend.attendance.request_models import LeaveRequest, PunchCorrection
+from backend.attendance.rule_models import AttendanceRule
 from backend.auth.models import Device, RefreshToken, User
 from backend.db import Base, SyncClock
 from backend.exchange.models import Secondment, SecondmentExtension, Teacher
@@ -22,17 +25,22 @@ from backend.org.models import (
 from media.models import Photo, Upload
 
 __all__ = [
+    "AttendanceRule",
     "Base",
     "CheckIn",
     "Community",
     "CommunityMembership",
     "Device",
     "FencePoint",
+    "FlagReview",
+    "LeaveRequest",
     "MembershipChange",
+    "MonthlyAssessment",
     "OutboxJob",
     "Photo",
     "PublishedDay",
     "PublishedYear",
+    "PunchCorrection",
     "RefreshToken",
     "Region",
     "School",
@@ -42,6 +50,8 @@ __all__ = [
     "SecondmentExtension",
     "SyncClock",
     "Teacher",
+    "TeacherDay",
+    "TeacherDayChange",
     "Upload",
     "User",
 ]

@@ -51,16 +51,20 @@ class TableWriter(Protocol):
 
     def new_row(
         self,
+        session: Session,
         principal: Principal,
         record_id: str,
         values: dict[str, Any],
         digest: str,
         receipt: Receipt,
+        batch: Mapping[str, dict[str, Any]],
     ) -> dict[str, Any]:
-        """Every column of the row a created record becomes (inserted in bulk)."""
+        """Every column of the row a created record becomes (inserted in bulk), or
+        :class:`Rejected`. ``batch``: this push's earlier new rows of the table, by id
+        (not in the database yet: a check against stored rows must look there too)."""
         ...
 
-    def update(self, row: Any, values: dict[str, Any], digest: str) -> None:
+    def update(self, session: Session, row: Any, values: dict[str, Any], digest: str) -> None:
         """Apply a change, or raise :class:`Rejected` (the row is then flagged)."""
         ...
 

@@ -396,8 +396,15 @@ def _push_table(
         record_digest = digest(values)
         row = existing.get(record_id)
         if row is None:
-            new = writer.new_row(principal, record_id, values, record_digest, receipt)
-            outcome.new_rows.setdefault(table.name, {})[record_id] = new
+            batch = outcome.new_rows.setdefault(table.name, {})
+            try:
+                new = writer.new_row(
+                    session, principal, record_id, values, record_digest, receipt, batch
+                )
+            except Rejected as exc:
+                set_aside(op, payload, exc.reason, exc.detail)
+                continue
+            batch[record_id] = new
             outcome.applied += 1
         elif not writer.owner_matches(row, principal):
             set_aside(op, payload, "id_in_use", "another record already has this id")
@@ -412,7 +419,7 @@ def _push_table(
             continue
         else:
             try:
-                writer.update(row, values, record_digest)
+                writer.update(session, row, values, record_digest)
             except Rejected as exc:
                 set_aside(op, payload, exc.reason, exc.detail, row)
                 continue

@@ -4,6 +4,7 @@ teacher's own secondments and the schools involved (read-only, pulled)."""
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from typing import Any
 
 import sqlalchemy as sa
@@ -66,11 +67,13 @@ class CheckInWriter:
 
     def new_row(
         self,
+        session: Session,
         principal: Principal,
         record_id: str,
         values: dict[str, Any],
         digest: str,
         receipt: Receipt,
+        batch: Mapping[str, dict[str, Any]],
     ) -> dict[str, Any]:
         assert principal.teacher_id is not None  # roles = {"teacher"}
         return attendance.new_check_in(
@@ -81,7 +84,7 @@ class CheckInWriter:
             receipt=receipt,
         )
 
-    def update(self, row: CheckIn, values: dict[str, Any], digest: str) -> None:
+    def update(self, session: Session, row: CheckIn, values: dict[str, Any], digest: str) -> None:
         try:
             attendance.amend_check_in(row, values, digest)
         except attendance.ImmutableCheckIn as exc:

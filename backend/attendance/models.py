@@ -14,7 +14,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
-from backend.db import Base, Journaled, TimestampMixin, str_enum
+from backend.db import Base, IdMixin, Journaled, TimestampMixin, UTCDateTime, str_enum
 
 CHECK_IN_KINDS = ("in", "out")
 COORD_SYSTEMS = ("wgs84", "gcj02")
@@ -83,3 +83,27 @@ class CheckIn(Journaled, TimestampMixin, Base):
     )
     # Digest of the client-written columns as last applied: an identical re-push is a no-op.
     client_digest: Mapped[str] = mapped_column(sa.String(64))
+
+
+FLAG_DECISIONS = ("accepted", "dismissed")
+
+
+class FlagReview(IdMixin, Base):
+    """An admin's decision on one flag of a check-in, with a note. Append-only: a second
+    review of the same flag adds a row (the latest decides), so the trail is never lost.
+
+    ``accepted``: the flag stands — the punch does not count towards the day.
+    ``dismissed``: a false alarm — the punch counts as if it had no such flag.
+    """
+
+    __tablename__ = "check_in_flag_reviews"
+    __table_args__ = (sa.Index("ix_check_in_flag_reviews_check_in", "check_in_id", "code"),)
+
+    check_in_id: Mapped[str] = mapped_column(sa.ForeignKey("check_ins.id", ondelete="RESTRICT"))
+    code: Mapped[str] = mapped_column(sa.String(40))
+    decision: Mapped[str] = mapped_column(str_enum(*FLAG_DECISIONS, name="decision"))
+    note: Mapped[str] = mapped_column(sa.String(1000), default="")
+    reviewer_id: Mapped[uuid.UUID | None] = mapped_column(
+        sa.ForeignKey("users.id", ondelete="SET NULL")
+    )
+    reviewed_at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -22,6 +22,10 @@ import sqlalchemy as sa
 from flask import current_app, g, request
 from sqlalchemy.orm import Session, aliased
 
+from backend.attendance.day_models import MonthlyAssessment, TeacherDay
+from backend.attendance.models import CheckIn
+from backend.attendance.request_models import LeaveRequest, PunchCorrection
+from backend.attendance.rule_models import AttendanceRule
 from backend.auth.models import Device, User
 from backend.auth.tokens import decode_access_token
 from backend.db import Base
@@ -46,6 +50,14 @@ class Resource(StrEnum):
     # are regions), and a school's own exceptions (rows are schools).
     REGION_CALENDAR = "region_calendar"
     SCHOOL_CALENDAR = "school_calendar"
+    # Attendance. Rows belong to a teacher and the host school that keeps their attendance
+    # (003 §四(三)4); the home school reads what it pays from.
+    ATTENDANCE_RULE = "attendance_rule"
+    CHECK_IN = "check_in"
+    LEAVE_REQUEST = "leave_request"
+    PUNCH_CORRECTION = "punch_correction"
+    TEACHER_DAY = "teacher_day"
+    ASSESSMENT = "assessment"
 
 
 class Action(StrEnum):
@@ -124,6 +136,42 @@ def _teachers_hosted_by(school_id: uuid.UUID | None) -> sa.Select[Any]:
     return sa.select(Secondment.teacher_id).where(Secondment.host_school_id == school_id)
 
 
+def _teachers_homed_at(school_id: uuid.UUID | None) -> sa.Select[Any]:
+    return sa.select(Teacher.id).where(Teacher.home_school_id == school_id)
+
+
+def _attendance_scopes(model: Any, *, write: bool = False) -> dict[str, ScopeFn]:
+    """Who sees (or files) a teacher's attendance rows: the teacher, the host school that
+    keeps them, the home school that pays from them (read only), the region above."""
+    host: ScopeFn = (
+        (lambda p: model.host_school_id == p.school_id)
+        if write
+        else (
+            lambda p: sa.or_(
+                model.host_school_id == p.school_id,
+                model.teacher_id.in_(_teachers_homed_at(p.school_id)),
+            )
+        )
+    )
+    scopes: dict[str, ScopeFn] = {
+        "bureau_admin": lambda p: model.host_school_id.in_(_schools_in_region(p)),
+        "school_admin": host,
+        "teacher": lambda p: model.teacher_id == p.teacher_id,
+    }
+    if not write:
+        scopes["inspector"] = scopes["bureau_admin"]
+    return scopes
+
+
+def _deciders(model: Any) -> dict[str, ScopeFn]:
+    """Who approves a teacher's requests or reviews their flags: the host school (and the
+    bureau above it)."""
+    return {
+        "bureau_admin": lambda p: model.host_school_id.in_(_schools_in_region(p)),
+        "school_admin": lambda p: model.host_school_id == p.school_id,
+    }
+
+
 def _users_of_region(p: Principal) -> Condition:
     schools = _schools_in_region(p)
     teachers = sa.select(Teacher.id).where(Teacher.home_school_id.in_(schools))
@@ -135,8 +183,9 @@ def _users_of_region(p: Principal) -> Condition:
 
 
 def _users_of_school(p: Principal) -> Condition:
-    teachers = sa.select(Teacher.id).where(Teacher.home_school_id == p.school_id)
-    return sa.or_(User.school_id == p.school_id, User.teacher_id.in_(teachers))
+    return sa.or_(
+        User.school_id == p.school_id, User.teacher_id.in_(_teachers_homed_at(p.school_id))
+    )
 
 
 def _ancestor_paths(path: str | None) -> list[str]:
@@ -160,6 +209,15 @@ def _regions_above(schools: Condition) -> Condition:
         .join(school_region, school_region.id == School.region_id)
         .where(schools, school_region.path.startswith(Region.path))
     )
+
+
+def _rule_regions(p: Principal) -> Condition:
+    """Rules of the caller's regions and those above (inherited), or of the regions of the
+    schools the caller works with."""
+    if p.region_path is not None:
+        return AttendanceRule.region_id.in_(sa.select(Region.id).where(_calendar_regions(p)))
+    schools = _teacher_schools(p) if p.role == "teacher" else _community_partners(p)
+    return AttendanceRule.region_id.in_(sa.select(Region.id).where(_regions_above(schools)))
 
 
 def _devices_of(users: Condition, p: Principal) -> Condition:
@@ -284,6 +342,26 @@ POLICY: dict[tuple[Resource, Action], dict[str, ScopeFn]] = {
             Secondment.host_school_id.in_(_schools_in_region(p)),
         ),
     ),
+    (Resource.ATTENDANCE_RULE, Action.READ): _each(
+        ("bureau_admin", "inspector", "school_admin", "teacher"), _rule_regions
+    ),
+    (Resource.ATTENDANCE_RULE, Action.WRITE): _each(
+        BUREAU, lambda p: _in_region(AttendanceRule.region_id, p)
+    ),
+    (Resource.CHECK_IN, Action.READ): _attendance_scopes(CheckIn),
+    # Reviewing a check-in's flags.
+    (Resource.CHECK_IN, Action.APPROVE): _deciders(CheckIn),
+    (Resource.LEAVE_REQUEST, Action.READ): _attendance_scopes(LeaveRequest),
+    (Resource.LEAVE_REQUEST, Action.WRITE): _attendance_scopes(LeaveRequest, write=True),
+    (Resource.LEAVE_REQUEST, Action.APPROVE): _deciders(LeaveRequest),
+    (Resource.PUNCH_CORRECTION, Action.READ): _attendance_scopes(PunchCorrection),
+    (Resource.PUNCH_CORRECTION, Action.WRITE): _attendance_scopes(PunchCorrection, write=True),
+    (Resource.PUNCH_CORRECTION, Action.APPROVE): _deciders(PunchCorrection),
+    (Resource.TEACHER_DAY, Action.READ): _attendance_scopes(TeacherDay),
+    (Resource.ASSESSMENT, Action.READ): _attendance_scopes(MonthlyAssessment),
+    (Resource.ASSESSMENT, Action.WRITE): {
+        "school_admin": lambda p: MonthlyAssessment.host_school_id == p.school_id,
+    },
     (Resource.USER, Action.READ): {
         "bureau_admin": _users_of_region,
         "school_admin": _users_of_school,
@@ -312,6 +390,12 @@ MODELS: dict[Resource, type[Base]] = {
     Resource.DEVICE: Device,
     Resource.REGION_CALENDAR: Region,
     Resource.SCHOOL_CALENDAR: School,
+    Resource.ATTENDANCE_RULE: AttendanceRule,
+    Resource.CHECK_IN: CheckIn,
+    Resource.LEAVE_REQUEST: LeaveRequest,
+    Resource.PUNCH_CORRECTION: PunchCorrection,
+    Resource.TEACHER_DAY: TeacherDay,
+    Resource.ASSESSMENT: MonthlyAssessment,
 }
 
 
@@ -341,7 +425,7 @@ def get_scoped(
     principal: Principal,
     resource: Resource,
     action: Action,
-    object_id: uuid.UUID,
+    object_id: uuid.UUID | str,
     *,
     for_update: bool = False,
 ) -> Any:

@@ -12,8 +12,14 @@ from werkzeug.exceptions import UnsupportedMediaType
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from backend import cli
+from backend.attendance import checkins as _attendance_checkins  # noqa: F401 - subscriptions
 from backend.attendance import photos as _attendance_photos  # noqa: F401 - media subscriptions
+from backend.attendance.assessments_api import assessments_blp
 from backend.attendance.calendar_api import calendar_blp
+from backend.attendance.flag_reviews_api import flag_reviews_blp
+from backend.attendance.requests_api import blueprints as request_blueprints
+from backend.attendance.rules_api import rules_blp
+from backend.attendance.views_api import views_blp
 from backend.auth.api import THROTTLE_KEY, devices_blp, users_blp
 from backend.auth.api import blp as auth_blp
 from backend.auth.policy import public
@@ -37,6 +43,11 @@ BLUEPRINTS = [
     *org_blueprints,
     *exchange_blueprints,
     calendar_blp,
+    rules_blp,
+    assessments_blp,
+    flag_reviews_blp,
+    *request_blueprints,
+    views_blp,
     imports_blp,
     sync_blp,
     photos_blp,

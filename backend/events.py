@@ -10,3 +10,8 @@ _signals = Namespace()
 # sender: the Session; kwargs: owner_id (uuid.UUID), photo_id (str). Sent inside the unit
 # of work that changed the photo, so a subscriber's writes commit (or not) with it.
 photo_changed = _signals.signal("photo-changed")
+
+# sender: the Session; kwargs: teacher_id (uuid.UUID), start_on and end_on (dates: every day
+# whose secondment may have changed), what (str, e.g. "S1 extended to 2028-07-15"). Sent
+# after the change is flushed, inside its unit of work.
+secondment_changed = _signals.signal("secondment-changed")

@@ -141,7 +141,8 @@ def _parse_push() -> services.PushRequest:
     body = request.get_json(silent=True)
     if body is None:
         raise protocol.ProtocolError(400, "bad_sync_request", "the push body must be JSON")
-    changes = protocol.parse_changes(body, REGISTRY.names())
+    # A client pushes only the tables its schema version has.
+    changes = protocol.parse_changes(body, {t.name for t in REGISTRY.for_version(version)})
     return services.PushRequest(
         last_pulled_at=last_pulled_at or 0, schema_version=version, clock=clock, changes=changes
     )

@@ -230,7 +230,8 @@ class PushOutcome:
     quarantined: list[SetAside] = field(default_factory=list)
     # Records the phone got right (or withdrew) this time: their old quarantine entry closes.
     settled: list[tuple[str, str, str]] = field(default_factory=list)
-    written: set[tuple[str, str]] = field(default_factory=set)  # (table, id) this push wrote
+    # (table, id) this push wrote or withdrew: the writer's after_write sees them all.
+    written: set[tuple[str, str]] = field(default_factory=set)
     new_rows: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)  # table → id → row
     conflicts: dict[str, list[str]] = field(default_factory=dict)
 
@@ -308,6 +309,8 @@ def _push_once(session: Session, principal: Principal, req: PushRequest) -> dict
                 writer.mark_rejected_update(aside.refused_update_of, aside.rejected.detail)
         _settle(outcome.settled, entries)
         for table_name, rows in outcome.new_rows.items():
+            if not rows:  # every new record of the table was set aside
+                continue
             writer = REGISTRY.get(table_name).writer
             assert writer is not None
             writer.prepare_new(session, principal, [r for r in rows.values()])
@@ -479,6 +482,7 @@ def _push_deletes(
         else:
             writer.delete(row, receipt)
             outcome.applied += 1
+            outcome.written.add((table.name, record_id))
 
 
 def _visible_ids(

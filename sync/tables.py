@@ -1,25 +1,29 @@
-"""The synced tables of schema version 1: check_ins (pushed by teachers), and the
-teacher's own secondments and the schools involved (read-only, pulled)."""
+"""The synced tables. Version 1: check_ins (pushed by teachers), and the teacher's own
+secondments and the schools involved (read-only, pulled). Version 2 adds the teacher's
+leave requests and punch corrections (pushed; ``sync.request_tables``) and their judged
+attendance days (read-only)."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session, selectinload
 
 from backend.attendance import checkins as attendance_checkins
-from backend.attendance import photos as attendance_photos
 from backend.attendance import services as attendance
+from backend.attendance.day_models import TeacherDay
 from backend.attendance.models import CheckIn
 from backend.attendance.services import Receipt
 from backend.auth.policy import Action, Principal, Resource, scope
 from backend.clock import days_ago, epoch_ms, today
 from backend.exchange.models import Secondment, Teacher
 from backend.org.models import School
-from sync.registry import Column, Registry, Rejected, SyncTable
+from sync.registry import Column, Registry, Rejected, SyncTable, WireType
+from sync.request_tables import LEAVE_REQUESTS, PUNCH_CORRECTIONS
 
 # A teacher's phone keeps the last two months of their own check-ins.
 CHECK_IN_WINDOW_DAYS = 62
@@ -107,7 +111,7 @@ class CheckInWriter:
 
     def after_write(self, session: Session, principal: Principal, record_ids: list[str]) -> None:
         assert principal.teacher_id is not None
-        attendance_photos.refresh_ids(session, principal.teacher_id, record_ids)
+        attendance_checkins.after_push(session, principal.teacher_id, record_ids)
 
 
 CHECK_INS = SyncTable(
@@ -268,4 +272,75 @@ SCHOOLS = SyncTable(
     to_wire=_school_wire,
 )
 
-REGISTRY = Registry([CHECK_INS, SECONDMENTS, SCHOOLS])
+# --- attendance_days (read-only, version 2) ------------------------------------------------
+
+
+def _attendance_days_for(p: Principal) -> sa.Select[Any] | None:
+    if p.role != "teacher":
+        return None
+    # The judged days of the last two months: the teacher's own month, offline.
+    return sa.select(TeacherDay).where(
+        TeacherDay.teacher_id == p.teacher_id,
+        TeacherDay.deleted_at.is_(None),
+        TeacherDay.day >= today() - timedelta(days=CHECK_IN_WINDOW_DAYS),
+    )
+
+
+def _ms_or_none(moment: datetime | None) -> int | None:
+    return None if moment is None else epoch_ms(moment)
+
+
+def _attendance_day_wire(row: TeacherDay) -> dict[str, Any]:
+    return {
+        "id": str(row.id),
+        "date": row.day.isoformat(),
+        "status": row.status,
+        "host_school_id": str(row.host_school_id),
+        "day_kind": row.day_kind,
+        "day_name": row.day_name,
+        "leave_type": row.leave_type,
+        "leave_halves": row.leave_halves,
+        "duty_halves": row.duty_halves,
+        "in_at": _ms_or_none(row.in_at),
+        "out_at": _ms_or_none(row.out_at),
+        "late_minutes": row.late_minutes,
+        "early_minutes": row.early_minutes,
+        "open_flags": row.open_flags,
+        "explanation": json.dumps(row.explanation, ensure_ascii=False),
+        "version": row.version,
+    }
+
+
+def _day_column(name: str, wire: WireType, doc: str = "") -> Column:
+    return Column(name, wire, server_owned=True, since=2, doc=doc)
+
+
+ATTENDANCE_DAYS = SyncTable(
+    name="attendance_days",
+    model=TeacherDay,
+    since=2,
+    doc="The teacher's judged days (read-only): status, times, leave, and why.",
+    columns=(
+        _day_column("date", "string", "YYYY-MM-DD"),
+        _day_column("status", "string", "present | late | … (docs/attendance.md)"),
+        _day_column("host_school_id", "string"),
+        _day_column("day_kind", "string", "workday | weekend | holiday | vacation | …"),
+        _day_column("day_name", "string", "e.g. 国庆节, 春节调休上班"),
+        _day_column("leave_type", "string"),
+        _day_column("leave_halves", "number"),
+        _day_column("duty_halves", "number"),
+        _day_column("in_at", "number", "first counted check-in, epoch ms"),
+        _day_column("out_at", "number", "last counted check-out, epoch ms"),
+        _day_column("late_minutes", "number"),
+        _day_column("early_minutes", "number"),
+        _day_column("open_flags", "number", "flags on the day's punches awaiting review"),
+        _day_column("explanation", "string", "JSON array of {code, reason}"),
+        _day_column("version", "number", "how many times the verdict changed, plus one"),
+    ),
+    rows_for=_attendance_days_for,
+    to_wire=_attendance_day_wire,
+)
+
+REGISTRY = Registry(
+    [CHECK_INS, SECONDMENTS, SCHOOLS, LEAVE_REQUESTS, PUNCH_CORRECTIONS, ATTENDANCE_DAYS]
+)

@@ -446,7 +446,7 @@ def add_period(session: Session, region: Region, data: dict[str, Any]) -> School
     return period
 
 
-def remove_period(session: Session, region: Region, period_id: uuid.UUID) -> None:
+def remove_period(session: Session, region: Region, period_id: uuid.UUID) -> SchoolCalendarPeriod:
     period = session.scalars(
         sa.select(SchoolCalendarPeriod).where(
             SchoolCalendarPeriod.id == period_id, SchoolCalendarPeriod.region_id == region.id
@@ -456,6 +456,7 @@ def remove_period(session: Session, region: Region, period_id: uuid.UUID) -> Non
         raise NotFound(f"No school calendar period {period_id} in {region.name}")
     session.delete(period)
     session.flush()
+    return period
 
 
 def add_exception(
@@ -484,7 +485,9 @@ def add_exception(
     return exception
 
 
-def remove_exception(session: Session, school: School, exception_id: uuid.UUID) -> None:
+def remove_exception(
+    session: Session, school: School, exception_id: uuid.UUID
+) -> SchoolDayException:
     exception = session.scalars(
         sa.select(SchoolDayException).where(
             SchoolDayException.id == exception_id, SchoolDayException.school_id == school.id
@@ -494,3 +497,4 @@ def remove_exception(session: Session, school: School, exception_id: uuid.UUID) 
         raise NotFound(f"No calendar exception {exception_id} at {school.name}")
     session.delete(exception)
     session.flush()
+    return exception

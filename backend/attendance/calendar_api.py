@@ -18,6 +18,7 @@ from flask_smorest.exceptions import PreconditionFailed
 from sqlalchemy.orm import selectinload
 
 from backend.attendance import calendar
+from backend.attendance import jobs as attendance_jobs
 from backend.attendance.calendar_models import (
     PublishedYear,
     SchoolCalendarPeriod,
@@ -49,6 +50,39 @@ calendar_blp = Blueprint(
         " vacations, school exceptions (003 §四(三)4)"
     ),
 )
+
+
+# A calendar change re-derives the stored days it touches (a job: it may be many teachers).
+def _year_changed(region: Region, year: int, what: str) -> None:
+    attendance_jobs.calendar_changed(
+        db.session,
+        region.id,
+        date(year, 1, 1),
+        date(year, 12, 31),
+        f"the {year} holidays {what} for {region.name}",
+    )
+
+
+def _period_changed(period: SchoolCalendarPeriod, what: str) -> None:
+    attendance_jobs.calendar_changed(
+        db.session,
+        period.region_id,
+        period.start_on,
+        period.end_on,
+        f"{period.kind} {period.name} {what}",
+    )
+
+
+def _exception_changed(school: School, exception: SchoolDayException, what: str) -> None:
+    attendance_jobs.calendar_changed(
+        db.session,
+        school.region_id,
+        exception.start_on,
+        exception.end_on,
+        f"{school.name} {exception.kind} ({exception.reason}) {what}",
+        school_id=school.id,
+    )
+
 
 PublishedYearPage = page_schema(PublishedYearSchema, "PublishedYearPage")
 SchoolCalendarPeriodPage = page_schema(SchoolCalendarPeriodSchema, "SchoolCalendarPeriodPage")
@@ -134,7 +168,7 @@ class PublishedYearById(MethodView):
             )
             if seen is None or seen not in request.if_match:
                 raise PreconditionFailed
-        return calendar.publish_year(
+        published = calendar.publish_year(
             db.session,
             region,
             year,
@@ -142,12 +176,16 @@ class PublishedYearById(MethodView):
             entries=data["entries"],
             actor_id=principal.user_id,
         )
+        _year_changed(region, year, "published")
+        return published
 
     @requires(Resource.REGION_CALENDAR, Action.WRITE)
     @calendar_blp.response(204)
     def delete(self, region_id: uuid.UUID, year: int) -> None:
         """Withdraw the region's publication (regions below fall back to the one above)."""
-        calendar.withdraw_year(db.session, _region(region_id, Action.WRITE, lock=True), year)
+        region = _region(region_id, Action.WRITE, lock=True)
+        calendar.withdraw_year(db.session, region, year)
+        _year_changed(region, year, "withdrawn")
 
 
 # --- school calendar: terms and vacations ---------------------------------------------------
@@ -176,7 +214,9 @@ class SchoolCalendarPeriods(MethodView):
     def post(self, data: dict[str, Any], region_id: uuid.UUID) -> SchoolCalendarPeriod:
         """Add a term or a vacation; periods of one region never overlap (409)."""
         region = _region(region_id, Action.WRITE, lock=True)
-        return calendar.add_period(db.session, region, data)
+        period = calendar.add_period(db.session, region, data)
+        _period_changed(period, "added")
+        return period
 
 
 @calendar_blp.route("/regions/<uuid:region_id>/periods/<uuid:period_id>")
@@ -184,7 +224,8 @@ class SchoolCalendarPeriodById(MethodView):
     @requires(Resource.REGION_CALENDAR, Action.WRITE)
     @calendar_blp.response(204)
     def delete(self, region_id: uuid.UUID, period_id: uuid.UUID) -> None:
-        calendar.remove_period(db.session, _region(region_id, Action.WRITE), period_id)
+        removed = calendar.remove_period(db.session, _region(region_id, Action.WRITE), period_id)
+        _period_changed(removed, "removed")
 
 
 # --- school exceptions ----------------------------------------------------------------------
@@ -213,7 +254,9 @@ class SchoolDayExceptions(MethodView):
     def post(self, data: dict[str, Any], school_id: uuid.UUID) -> SchoolDayException:
         """Close or open the school on dates, whatever the other layers say."""
         school = _school(school_id, Action.WRITE, lock=True)
-        return calendar.add_exception(db.session, school, data, current_principal().user_id)
+        exception = calendar.add_exception(db.session, school, data, current_principal().user_id)
+        _exception_changed(school, exception, "added")
+        return exception
 
 
 @calendar_blp.route("/schools/<uuid:school_id>/exceptions/<uuid:exception_id>")
@@ -221,7 +264,9 @@ class SchoolDayExceptionById(MethodView):
     @requires(Resource.SCHOOL_CALENDAR, Action.WRITE)
     @calendar_blp.response(204)
     def delete(self, school_id: uuid.UUID, exception_id: uuid.UUID) -> None:
-        calendar.remove_exception(db.session, _school(school_id, Action.WRITE), exception_id)
+        school = _school(school_id, Action.WRITE)
+        removed = calendar.remove_exception(db.session, school, exception_id)
+        _exception_changed(school, removed, "removed")
 
 
 # --- the verdict ------------------------------------------------------------------------------

@@ -55,6 +55,7 @@ class TeacherDay(IdMixin, Journaled, TimestampMixin, Base):
     day_name: Mapped[str] = mapped_column(sa.String(100), default="")
     leave_type: Mapped[str | None] = mapped_column(sa.String(32))
     leave_halves: Mapped[int] = mapped_column(default=0, doc="0, 1 or 2 half days of leave")
+    duty_halves: Mapped[int] = mapped_column(default=0, doc="half days of official duty")
     in_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     out_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     late_minutes: Mapped[int] = mapped_column(default=0)

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from backend import clock
 from backend.auth.policy import Action, Principal, Resource, in_scope
 from backend.errors import Conflict, InvalidInput, RuleViolation
+from backend.events import secondment_changed
 from backend.exchange.models import MAX_EXTENSIONS, Secondment, SecondmentExtension, Teacher
 from backend.org.services import school_in_scope, shared_community
 
@@ -148,6 +149,9 @@ def create_secondment(
     )
     session.add(secondment)
     session.flush()
+    secondment_changed.send(
+        session, teacher_id=teacher.id, start_on=start, end_on=end, what=f"{secondment.id} created"
+    )
     return secondment
 
 
@@ -182,8 +186,16 @@ def extend_secondment(
         )
     )
     secondment.extension_count += 1
+    previous_end = secondment.end_on
     secondment.end_on = new_end_on
     session.flush()
+    secondment_changed.send(
+        session,
+        teacher_id=secondment.teacher_id,
+        start_on=previous_end,
+        end_on=new_end_on,
+        what=f"{secondment.id} extended to {new_end_on}",
+    )
     session.refresh(secondment, ["extensions"])
     return secondment
 
@@ -194,4 +206,11 @@ def cancel_secondment(session: Session, secondment: Secondment, reason: str) -> 
     secondment.status = "cancelled"
     secondment.cancel_reason = reason
     session.flush()
+    secondment_changed.send(
+        session,
+        teacher_id=secondment.teacher_id,
+        start_on=secondment.start_on,
+        end_on=secondment.end_on,
+        what=f"{secondment.id} cancelled",
+    )
     return secondment

@@ -80,6 +80,7 @@ def upgrade() -> None:
     sa.Column('day_name', sa.String(length=100), nullable=False),
     sa.Column('leave_type', sa.String(length=32), nullable=True),
     sa.Column('leave_halves', sa.Integer(), nullable=False),
+    sa.Column('duty_halves', sa.Integer(), nullable=False),
     sa.Column('in_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('out_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('late_minutes', sa.Integer(), nullable=False),

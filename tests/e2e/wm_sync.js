@@ -43,7 +43,7 @@ const { Database, Model, Q, appSchema, tableSchema } = require('@nozbe/watermelo
 const LokiJSAdapter = require('@nozbe/watermelondb/adapters/lokijs').default
 const { synchronize, hasUnsyncedChanges } = require('@nozbe/watermelondb/sync')
 
-const SCHEMA_VERSION = 1
+const SCHEMA_VERSION = 2
 const BOOT_ID = 'wm-e2e-boot-1'
 const TIMEOUT_MS = Number(process.env.WM_TIMEOUT_MS || 15000)
 const BASE_URL = (process.env.WM_BASE_URL || '').replace(/\/+$/, '')
@@ -60,7 +60,7 @@ function finish(code, obj) {
   process.stdout.write('', () => process.exit(code))
 }
 
-// --- schema: the server's sync tables, schema version 1 (sync/tables.py) -------------------
+// --- schema: the server's sync tables, schema version 2 (sync/tables.py) -------------------
 
 const col = (name, type, isOptional = true) => ({ name, type, isOptional })
 
@@ -120,6 +120,66 @@ const schema = appSchema({
         col('fence_points', 'string'),
       ],
     }),
+    // version 2: the teacher's requests (pushed) and judged days (read-only)
+    tableSchema({
+      name: 'leave_requests',
+      columns: [
+        col('leave_type', 'string', false),
+        col('start_on', 'string', false),
+        col('start_half', 'string'),
+        col('end_on', 'string', false),
+        col('end_half', 'string'),
+        col('reason', 'string', false),
+        col('attachment_ids', 'string'),
+        col('status', 'string'),
+        col('teacher_id', 'string'),
+        col('host_school_id', 'string'),
+        col('decision_note', 'string'),
+        col('decided_at', 'number'),
+        col('cancelled_at', 'number'),
+        col('received_at', 'number'),
+        col('flags', 'string'),
+      ],
+    }),
+    tableSchema({
+      name: 'punch_corrections',
+      columns: [
+        col('day', 'string', false),
+        col('kind', 'string', false),
+        col('time', 'string', false),
+        col('reason', 'string', false),
+        col('attachment_ids', 'string'),
+        col('status', 'string'),
+        col('teacher_id', 'string'),
+        col('host_school_id', 'string'),
+        col('decision_note', 'string'),
+        col('decided_at', 'number'),
+        col('cancelled_at', 'number'),
+        col('received_at', 'number'),
+        col('flags', 'string'),
+        col('punched_at', 'number'),
+      ],
+    }),
+    tableSchema({
+      name: 'attendance_days',
+      columns: [
+        col('date', 'string'),
+        col('status', 'string'),
+        col('host_school_id', 'string'),
+        col('day_kind', 'string'),
+        col('day_name', 'string'),
+        col('leave_type', 'string'),
+        col('leave_halves', 'number'),
+        col('duty_halves', 'number'),
+        col('in_at', 'number'),
+        col('out_at', 'number'),
+        col('late_minutes', 'number'),
+        col('early_minutes', 'number'),
+        col('open_flags', 'number'),
+        col('explanation', 'string'),
+        col('version', 'number'),
+      ],
+    }),
   ],
 })
 
@@ -147,6 +207,15 @@ class Secondment extends Model {
 class School extends Model {
   static table = 'schools'
 }
+class LeaveRequest extends Model {
+  static table = 'leave_requests'
+}
+class PunchCorrection extends Model {
+  static table = 'punch_corrections'
+}
+class AttendanceDay extends Model {
+  static table = 'attendance_days'
+}
 
 function openDatabase() {
   const adapter = new LokiJSAdapter({
@@ -156,7 +225,10 @@ function openDatabase() {
     useIncrementalIndexedDB: true,
     dbName: `wm-e2e-${process.pid}`,
   })
-  return new Database({ adapter, modelClasses: [CheckIn, Secondment, School] })
+  return new Database({
+    adapter,
+    modelClasses: [CheckIn, Secondment, School, LeaveRequest, PunchCorrection, AttendanceDay],
+  })
 }
 
 // --- HTTP: pullChanges and pushChanges as an app writes them --------------------------------

@@ -125,16 +125,26 @@ def _calendar(session: Session, school_id: uuid.UUID, days: list[date]) -> dict[
     return found
 
 
-def _latest_reviews(session: Session, check_in_ids: list[str]) -> dict[tuple[str, str], str]:
-    """The latest decision on each reviewed (check-in, flag code)."""
-    if not check_in_ids:
-        return {}
-    rows = session.execute(
-        sa.select(FlagReview.check_in_id, FlagReview.code, FlagReview.decision)
-        .where(FlagReview.check_in_id.in_(check_in_ids))
-        .order_by(FlagReview.reviewed_at, FlagReview.id)
-    ).all()
-    return {(c, code): decision for c, code, decision in rows}
+# Check-in ids per IN (…) list: well under every backend's bound-parameter limit.
+_CHUNK = 500
+
+
+def latest_reviews(
+    session: Session, check_in_ids: Iterable[str]
+) -> dict[tuple[str, str], FlagReview]:
+    """The latest review of each reviewed (check-in id, flag code): the last by
+    (reviewed_at, id). Reviews are append-only, so this is the one that decides."""
+    ids = sorted(set(check_in_ids))
+    latest: dict[tuple[str, str], FlagReview] = {}
+    for start in range(0, len(ids), _CHUNK):
+        rows = session.scalars(
+            sa.select(FlagReview)
+            .where(FlagReview.check_in_id.in_(ids[start : start + _CHUNK]))
+            .order_by(FlagReview.reviewed_at, FlagReview.id)
+        )
+        for review in rows:
+            latest[(review.check_in_id, review.code)] = review
+    return latest
 
 
 def _punches(
@@ -150,7 +160,10 @@ def _punches(
             CheckIn.estimated_at < _day_start(last + timedelta(days=1)),
         )
     ).all()
-    reviews = _latest_reviews(session, [c.id for c in check_ins])
+    reviews = {
+        key: review.decision
+        for key, review in latest_reviews(session, (c.id for c in check_ins)).items()
+    }
     counted: dict[date, list[d.DayPunch]] = defaultdict(list)
     excluded: dict[date, list[str]] = defaultdict(list)
     open_flags: dict[date, int] = defaultdict(int)

@@ -28,7 +28,6 @@ import base64
 import binascii
 import json
 import uuid
-from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any
@@ -37,6 +36,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from backend.attendance import daybook
+from backend.attendance.daybook import latest_reviews
 from backend.attendance.models import CheckIn, FlagReview
 from backend.auth.models import User
 from backend.auth.policy import Action, Principal, Resource, get_scoped, scope
@@ -46,27 +46,6 @@ from backend.errors import NotFound
 from backend.exchange.models import Teacher
 
 STATES = ("open", "reviewed", "all")
-_CHUNK = 1000  # ids per IN (...) list
-
-
-def latest_reviews(
-    session: Session, check_in_ids: Iterable[str]
-) -> dict[tuple[str, str], FlagReview]:
-    """The latest review of each reviewed (check-in id, flag code) among ``check_in_ids``.
-
-    "Latest" is the last by (reviewed_at, id), the order the daybook judges by as well.
-    """
-    ids = sorted(set(check_in_ids))
-    latest: dict[tuple[str, str], FlagReview] = {}
-    for start in range(0, len(ids), _CHUNK):
-        rows = session.scalars(
-            sa.select(FlagReview)
-            .where(FlagReview.check_in_id.in_(ids[start : start + _CHUNK]))
-            .order_by(FlagReview.reviewed_at, FlagReview.id)
-        )
-        for review in rows:
-            latest[(review.check_in_id, review.code)] = review
-    return latest
 
 
 def local_day(check_in: CheckIn) -> date:

@@ -29,6 +29,8 @@ class CheckIn(Journaled, TimestampMixin, Base):
         sa.CheckConstraint("latitude BETWEEN -90 AND 90", name="latitude_range"),
         sa.CheckConstraint("longitude BETWEEN -180 AND 180", name="longitude_range"),
         sa.Index("ix_check_ins_teacher_received", "teacher_id", "received_at"),
+        # The host school's flag queue and daily board: its teachers' punches by time.
+        sa.Index("ix_check_ins_host_estimated", "host_school_id", "estimated_at"),
     )
 
     id: Mapped[str] = mapped_column(sa.String(CLIENT_ID_LENGTH), primary_key=True)

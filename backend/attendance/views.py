@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 
 from backend.attendance import daybook
 from backend.attendance.day_models import TeacherDay, TeacherDayChange
-from backend.attendance.models import CheckIn, FlagReview
+from backend.attendance.models import CheckIn
 from backend.auth.policy import Action, Principal, Resource, scope
 from backend.clock import CHINA, today
 from backend.db import utcnow
@@ -136,14 +136,7 @@ def _flags_by_day(
         )
     ).all()
     flagged = [r for r in rows if r.flags]
-    reviews: dict[tuple[str, str], FlagReview] = {}
-    if flagged:
-        for latest in session.scalars(
-            sa.select(FlagReview)
-            .where(FlagReview.check_in_id.in_([r.id for r in flagged]))
-            .order_by(FlagReview.reviewed_at, FlagReview.id)
-        ):
-            reviews[(latest.check_in_id, latest.code)] = latest
+    reviews = daybook.latest_reviews(session, (r.id for r in flagged))
     found: dict[date, list[dict[str, Any]]] = defaultdict(list)
     for r in sorted(flagged, key=lambda r: (r.estimated_at, r.id)):
         for f in r.flags:

@@ -9,15 +9,17 @@ teacher to the core to shadow (003: exchange runs both ways).
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 import sqlalchemy as sa
 from flask import Flask
 from sqlalchemy.orm import Session
 
+from backend.attendance import daybook
 from backend.auth.models import User
 from backend.auth.services import NewUser, create_user
+from backend.clock import today
 from backend.demo.seed_lists import COMMUNITIES, REGIONS, SCHOOLS, SUBJECTS, TEACHER_NAMES
 from backend.exchange.models import Secondment, Teacher
 from backend.exchange.services import create_secondment, create_teacher
@@ -175,6 +177,8 @@ def load_demo(session: Session, app: Flask, password: str) -> list[dict[str, str
         .where(Secondment.teacher_id == first_teachers[0].id)
     )
     assert host_school is not None
+    # The last week judged, so the month view and the daily board have days to show.
+    daybook.close_days(session, today() - timedelta(days=1), days_back=7)
     return [
         _login(
             session,

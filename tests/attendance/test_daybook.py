@@ -95,15 +95,20 @@ def test_closing_days_stores_absences_once(session: Session, world: World) -> No
 
 def test_holidays_and_make_up_workdays(session: Session, world: World) -> None:
     national_day, make_up_saturday = date(2026, 10, 1), date(2026, 10, 10)
-    daybook.recompute(session, world.teacher_a.id, [national_day, make_up_saturday], "closed")
+    make_up_sunday, plain_sunday = date(2026, 9, 20), date(2026, 9, 27)
+    days = [national_day, make_up_saturday, make_up_sunday, plain_sunday]
+    daybook.recompute(session, world.teacher_a.id, days, "closed")
     holiday = _day(session, world, national_day)
     assert (holiday.status, holiday.day_kind, holiday.day_name) == (
         "non_workday",
         "holiday",
         "国庆节",
     )
-    # 调休: the Saturday after the holiday week is worked, and nobody punched.
+    # 调休: a Sunday before and the Saturday after the holiday week are worked.
     assert _day(session, world, make_up_saturday).status == "absent"
+    sunday = _day(session, world, make_up_sunday)
+    assert (sunday.status, sunday.day_kind) == ("absent", "makeup_workday")
+    assert _day(session, world, plain_sunday).status == "non_workday"
 
 
 def test_an_unpublished_year_is_not_judged(session: Session, world: World) -> None:

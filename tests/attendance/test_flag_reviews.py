@@ -12,7 +12,7 @@ from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
 
 from backend.attendance.day_models import TeacherDay, TeacherDayChange
-from backend.attendance.flag_reviews import latest_reviews
+from backend.attendance.daybook import latest_reviews
 from backend.attendance.models import CheckIn, FlagReview
 from backend.clock import CHINA
 from tests.factories import World, fresh

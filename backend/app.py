@@ -31,6 +31,7 @@ from backend.exchange.api import blueprints as exchange_blueprints
 from backend.extensions import Api, StrictJSONProvider, api_config, store_settings
 from backend.imports.api import blp as imports_blp
 from backend.org.api import blueprints as org_blueprints
+from backend.reports import jobs as _report_jobs  # noqa: F401 - late-data subscription
 from media.api import uploads_blp
 from media.photos_api import photos_blp
 from sync.api import blp as sync_blp

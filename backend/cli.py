@@ -179,17 +179,21 @@ def jobs_relay() -> None:
 
 @jobs_group.command("housekeeping")
 def jobs_housekeeping() -> None:
-    """Queue the periodic work: expired uploads, photos no record claimed, and the close
-    of the days now over (run it nightly, after midnight China time)."""
+    """Queue the periodic work: expired uploads, photos no record claimed, the close of
+    the days now over, and the monthly tallies due (run it nightly, after midnight China
+    time)."""
     from backend.attendance.jobs import close_days
     from backend.jobs import enqueue_after_commit
+    from backend.reports.jobs import reconcile
     from media.jobs import expire_uploads, remove_unclaimed_photos
 
     with db.unit_of_work() as session:
         enqueue_after_commit(session, expire_uploads)
         enqueue_after_commit(session, remove_unclaimed_photos)
         enqueue_after_commit(session, close_days)
-    click.echo("queued: expire_uploads, remove_unclaimed_photos, close_days")
+        # Months due and not yet reported (the month-end tally, and any a downtime missed).
+        enqueue_after_commit(session, reconcile)
+    click.echo("queued: expire_uploads, remove_unclaimed_photos, close_days, reconcile")
 
 
 def register(app: Flask) -> None:

@@ -97,6 +97,9 @@ class Settings:
     # Decoding cost grows with pixels, not bytes: 30 Mpx covers every phone camera we
     # expect (12–24 Mpx), and refuses a small file that would inflate to gigabytes.
     image_max_pixels: int = 30_000_000
+    # On this day of the following month (China time) a month's attendance is tallied into
+    # drafts: a day or two lets phones that were offline over the month end sync first.
+    report_tally_day: int = 2
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -142,6 +145,7 @@ class Settings:
             upload_expiry=timedelta(hours=_int(env, "UPLOAD_EXPIRY_HOURS", 24 * 7)),
             unclaimed_photo_days=_int(env, "UNCLAIMED_PHOTO_DAYS", 30),
             image_max_pixels=_int(env, "IMAGE_MAX_PIXELS", cls.image_max_pixels),
+            report_tally_day=_int(env, "REPORT_TALLY_DAY", cls.report_tally_day),
         ).validated()
 
     def validated(self) -> Settings:
@@ -156,6 +160,8 @@ class Settings:
             raise ConfigError("MEDIA_STORAGE must be local, s3 or memory")
         if self.media_storage == "s3" and not self.s3_bucket:
             raise ConfigError("MEDIA_STORAGE=s3 needs S3_BUCKET")
+        if not 1 <= self.report_tally_day <= 28:
+            raise ConfigError("REPORT_TALLY_DAY must be a day of the month from 1 to 28")
         return self
 
     def with_(self, **changes: Any) -> Settings:

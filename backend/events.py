@@ -15,3 +15,8 @@ photo_changed = _signals.signal("photo-changed")
 # whose secondment may have changed), what (str, e.g. "S1 extended to 2028-07-15"). Sent
 # after the change is flushed, inside its unit of work.
 secondment_changed = _signals.signal("secondment-changed")
+
+# sender: the Session; kwargs: days (set of (host_school_id, date) whose stored attendance
+# changed, under the old host school and the new), cause (str). Sent by the daybook after
+# a recomputation changed stored days; the monthly reports re-tally what they cover.
+teacher_days_changed = _signals.signal("teacher-days-changed")

@@ -22,6 +22,12 @@ from backend.org.models import (
     Region,
     School,
 )
+from backend.reports.models import (
+    HomeMonthReport,
+    HostMonthReport,
+    ReportDelivery,
+    ReportRun,
+)
 from media.models import Photo, Upload
 
 __all__ = [
@@ -33,6 +39,8 @@ __all__ = [
     "Device",
     "FencePoint",
     "FlagReview",
+    "HomeMonthReport",
+    "HostMonthReport",
     "LeaveRequest",
     "MembershipChange",
     "MonthlyAssessment",
@@ -43,6 +51,8 @@ __all__ = [
     "PunchCorrection",
     "RefreshToken",
     "Region",
+    "ReportDelivery",
+    "ReportRun",
     "School",
     "SchoolCalendarPeriod",
     "SchoolDayException",

@@ -35,6 +35,7 @@ from backend.attendance.request_models import LeaveRequest, PunchCorrection, hal
 from backend.attendance.rules import RuleBook, rulebook
 from backend.clock import CHINA, today
 from backend.db import journal_serial, new_id, utcnow
+from backend.events import teacher_days_changed
 from backend.exchange.models import Secondment
 
 # Columns of a stored day that make up its verdict (what a change records).
@@ -335,6 +336,7 @@ def recompute(
     }
     now = utcnow()
     changed: list[TeacherDay] = []
+    touched: set[tuple[uuid.UUID, date]] = set()  # (host school, day), before and after
     for day in wanted:
         result = derived[day]
         new = result.values()
@@ -356,11 +358,13 @@ def recompute(
             session.add(row)
             _record(session, row, None, new, cause, now)
             changed.append(row)
+            touched.add((row.host_school_id, day))
             continue
         old = _stored_values(row)
         if _same(old, new):
             row.inputs_digest = digest
             continue
+        touched.add((row.host_school_id, day))
         row.version += 1
         row.inputs_digest = digest
         row.computed_at = now
@@ -372,7 +376,10 @@ def recompute(
                 setattr(row, name, value)
         _record(session, row, old, new, cause, now)
         changed.append(row)
+        touched.add((row.host_school_id, day))
     session.flush()
+    if touched:
+        teacher_days_changed.send(session, days=touched, cause=cause)
     return changed
 
 

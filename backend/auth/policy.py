@@ -32,6 +32,7 @@ from backend.db import Base
 from backend.errors import AuthenticationFailed, NotFound, PermissionDenied
 from backend.exchange.models import Secondment, Teacher
 from backend.org.models import Community, CommunityMembership, MembershipChange, Region, School
+from backend.reports.models import HomeMonthReport, HostMonthReport, ReportRun
 
 F = TypeVar("F", bound=Callable[..., Any])
 Condition = sa.ColumnElement[bool]
@@ -58,6 +59,11 @@ class Resource(StrEnum):
     PUNCH_CORRECTION = "punch_correction"
     TEACHER_DAY = "teacher_day"
     ASSESSMENT = "assessment"
+    # Monthly reports: the host school's tally (confirmed by it), the home school's report
+    # (acknowledged by it), and the runs that make them.
+    HOST_REPORT = "host_report"
+    HOME_REPORT = "home_report"
+    REPORT_RUN = "report_run"
 
 
 class Action(StrEnum):
@@ -362,6 +368,27 @@ POLICY: dict[tuple[Resource, Action], dict[str, ScopeFn]] = {
     (Resource.ASSESSMENT, Action.WRITE): {
         "school_admin": lambda p: MonthlyAssessment.host_school_id == p.school_id,
     },
+    (Resource.HOST_REPORT, Action.READ): {
+        **_each(OVERSIGHT, lambda p: HostMonthReport.school_id.in_(_schools_in_region(p))),
+        "school_admin": lambda p: HostMonthReport.school_id == p.school_id,
+    },
+    # Confirming a host month, or asking for a tally of it.
+    (Resource.HOST_REPORT, Action.APPROVE): {
+        "bureau_admin": lambda p: HostMonthReport.school_id.in_(_schools_in_region(p)),
+        "school_admin": lambda p: HostMonthReport.school_id == p.school_id,
+    },
+    (Resource.HOME_REPORT, Action.READ): {
+        **_each(OVERSIGHT, lambda p: HomeMonthReport.school_id.in_(_schools_in_region(p))),
+        "school_admin": lambda p: HomeMonthReport.school_id == p.school_id,
+    },
+    # Acknowledging receipt: the home school itself.
+    (Resource.HOME_REPORT, Action.APPROVE): {
+        "school_admin": lambda p: HomeMonthReport.school_id == p.school_id,
+    },
+    (Resource.REPORT_RUN, Action.READ): {
+        **_each(OVERSIGHT, lambda p: ReportRun.school_id.in_(_schools_in_region(p))),
+        "school_admin": lambda p: ReportRun.school_id == p.school_id,
+    },
     (Resource.USER, Action.READ): {
         "bureau_admin": _users_of_region,
         "school_admin": _users_of_school,
@@ -396,6 +423,9 @@ MODELS: dict[Resource, type[Base]] = {
     Resource.PUNCH_CORRECTION: PunchCorrection,
     Resource.TEACHER_DAY: TeacherDay,
     Resource.ASSESSMENT: MonthlyAssessment,
+    Resource.HOST_REPORT: HostMonthReport,
+    Resource.HOME_REPORT: HomeMonthReport,
+    Resource.REPORT_RUN: ReportRun,
 }
 
 

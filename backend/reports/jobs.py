@@ -1,0 +1,157 @@
+"""Report jobs, safe under RQ's at-least-once delivery.
+
+- Each run is a :class:`ReportRun` row whose ``key`` (kind, school, month) is unique among
+  queued and running runs — a partial unique index — so a trigger fired twice, or two
+  schedulers at once, queue the work once. A run already done is not redone by a repeated
+  delivery of its job.
+- The work is deterministic (``services``): a worker killed mid-tally leaves its
+  transaction uncommitted, and the retry produces the identical report (same hash).
+- Jobs are queued through the outbox after commit (``backend.jobs``): with Redis down,
+  the API keeps working and the outbox drains when it returns.
+- :func:`reconcile` finds months that should have a report and have none (after downtime
+  or a Redis wipe) and queues them; the nightly housekeeping runs it.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, timedelta
+
+import sqlalchemy as sa
+from flask import current_app
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from backend.clock import today
+from backend.db import database_of, utcnow
+from backend.events import teacher_days_changed
+from backend.exchange.models import Secondment
+from backend.extensions import settings_of
+from backend.jobs import enqueue_after_commit, job
+from backend.reports import services
+from backend.reports.models import HostMonthReport, ReportRun
+from backend.reports.tally import month_bounds
+
+# How far back reconciliation looks for a month with no report.
+RECONCILE_MONTHS = 12
+
+
+def run_key(school_id: uuid.UUID, month: date) -> str:
+    return f"tally:{school_id}:{month:%Y-%m}"
+
+
+def request_tally(
+    session: Session, school_id: uuid.UUID, month: date, reason: str
+) -> ReportRun | None:
+    """Queue a tally of the host school's month, unless one is queued or running already
+    (then None: that run will see today's data, since it reads when it runs)."""
+    month = month.replace(day=1)
+    run = ReportRun(
+        id=uuid.uuid4(),
+        key=run_key(school_id, month),
+        kind="tally",
+        school_id=school_id,
+        month=month,
+        reason=reason[:300],
+    )
+    try:
+        with session.begin_nested():
+            session.add(run)
+            session.flush()
+    except IntegrityError:
+        return None  # the database says one is pending: this trigger is a duplicate
+    enqueue_after_commit(session, tally_month, run_id=str(run.id))
+    return run
+
+
+def _mark_running(run_id: uuid.UUID) -> None:
+    """Committed at once, in its own transaction, so admins see the run start."""
+    with database_of(current_app).unit_of_work() as session:
+        session.execute(
+            sa.update(ReportRun)
+            .where(ReportRun.id == run_id, ReportRun.status == "queued")
+            .values(status="running", started_at=utcnow())
+        )
+
+
+@job
+def tally_month(session: Session, run_id: str) -> None:
+    rid = uuid.UUID(run_id)
+    _mark_running(rid)  # before this job's own session has begun: no lock held yet
+    run = session.get(ReportRun, rid, with_for_update=True)
+    if run is None or run.status in ("done", "failed"):
+        return  # a repeated delivery of a finished run
+    assert run.school_id is not None and run.month is not None
+    try:
+        with session.begin_nested():
+            report = services.tally_host_month(session, run.school_id, run.month, run.reason)
+    except Exception as exc:  # recorded for admins; the run can be requested again
+        run.status, run.error, run.finished_at = "failed", str(exc)[:2000], utcnow()
+        return
+    run.status, run.finished_at = "done", utcnow()
+    run.result = (
+        {}
+        if report is None
+        else {
+            "report_id": str(report.id),
+            "version": report.version,
+            "status": report.status,
+            "content_hash": report.content_hash,
+        }
+    )
+
+
+def months_due(day: date, tally_day: int) -> list[date]:
+    """Months whose reports are due by ``day``: each month over, from the one before last
+    (or last month, once ``tally_day`` of this month has come), ``RECONCILE_MONTHS`` back."""
+    this_month = day.replace(day=1)
+    last = (this_month - timedelta(days=1)).replace(day=1)
+    newest = last if day.day >= tally_day else (last - timedelta(days=1)).replace(day=1)
+    months = [newest]
+    while len(months) < RECONCILE_MONTHS:
+        months.append((months[-1] - timedelta(days=1)).replace(day=1))
+    return months
+
+
+@job
+def reconcile(session: Session) -> None:
+    """Queue a tally for every host school month that is due and has no report."""
+    for month in months_due(today(), settings_of(current_app).report_tally_day):
+        first, last = month_bounds(month)
+        hosts = set(
+            session.scalars(
+                sa.select(Secondment.host_school_id).where(
+                    Secondment.status == "active",
+                    Secondment.deleted_at.is_(None),
+                    Secondment.start_on <= last,
+                    Secondment.end_on >= first,
+                )
+            )
+        )
+        reported = set(
+            session.scalars(
+                sa.select(HostMonthReport.school_id).where(
+                    HostMonthReport.month == first, HostMonthReport.is_current.is_(True)
+                )
+            )
+        )
+        for school_id in sorted(hosts - reported):
+            request_tally(session, school_id, first, "month end")
+
+
+@teacher_days_changed.connect
+def _on_days_changed(session: Session, days: set[tuple[uuid.UUID, date]], cause: str) -> None:
+    """Late data: a stored day of an already tallied month changed, so re-tally the month
+    (a confirmed one is re-issued as an amendment if its rows change)."""
+    for school_id, month in sorted({(school, day.replace(day=1)) for school, day in days}):
+        tallied = session.scalar(
+            sa.select(
+                sa.exists().where(
+                    HostMonthReport.school_id == school_id,
+                    HostMonthReport.month == month,
+                    HostMonthReport.is_current.is_(True),
+                )
+            )
+        )
+        if tallied:
+            request_tally(session, school_id, month, f"late data: {cause}")

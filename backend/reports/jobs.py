@@ -34,6 +34,8 @@ from backend.reports.tally import month_bounds
 
 # How far back reconciliation looks for a month with no report.
 RECONCILE_MONTHS = 12
+# A run queued or running for longer than this lost its worker (a tally takes seconds).
+STALE_AFTER = timedelta(hours=1)
 
 
 def run_key(school_id: uuid.UUID, month: date) -> str:
@@ -113,9 +115,30 @@ def months_due(day: date, tally_day: int) -> list[date]:
     return months
 
 
+def abandon_stale_runs(session: Session) -> int:
+    """Runs still queued or running long after they started: their worker died (a killed
+    process, a Redis wiped with the queue in it). Marked failed, so the key is free again
+    and the month can be requested anew (its work is deterministic: redoing it is safe)."""
+    stale = session.scalars(
+        sa.select(ReportRun)
+        .where(
+            ReportRun.status.in_(("queued", "running")),
+            ReportRun.updated_at < utcnow() - STALE_AFTER,
+        )
+        .with_for_update()
+    ).all()
+    for run in stale:
+        run.error = f"abandoned: still {run.status} after {STALE_AFTER} (worker or queue lost)"
+        run.status, run.finished_at = "failed", utcnow()
+    session.flush()
+    return len(stale)
+
+
 @job
 def reconcile(session: Session) -> None:
-    """Queue a tally for every host school month that is due and has no report."""
+    """Free the keys of abandoned runs, then queue a tally for every host school month
+    that is due and has no report."""
+    abandon_stale_runs(session)
     for month in months_due(today(), settings_of(current_app).report_tally_day):
         first, last = month_bounds(month)
         hosts = set(

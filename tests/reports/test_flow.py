@@ -163,3 +163,53 @@ def test_months_due_wait_for_the_tally_day() -> None:
     assert months_due(date(2026, 12, 1), 2)[0] == date(2026, 10, 1)
     assert months_due(date(2026, 12, 2), 2)[0] == date(2026, 11, 1)
     assert len(months_due(date(2026, 12, 2), 2)) == 12
+
+
+def test_check_ins_keep_coming_with_redis_down_and_the_amendment_follows_its_return(
+    app: Flask, session: Session, world: World, phone: Phone, confirmed: HostMonthReport
+) -> None:
+    import redis
+    from rq import Queue, SimpleWorker
+    from rq.serializers import JSONSerializer
+
+    from backend.extensions import settings_of, store_settings
+    from backend.jobs import relay
+    from tests.test_jobs import REDIS_URL
+
+    connection = redis.Redis.from_url(REDIS_URL)
+    connection.flushdb()
+    original = settings_of(app)
+    day = LAST_MONTH
+    while not chinese_calendar.is_workday(day):
+        day += timedelta(days=1)
+    session.commit()
+    try:
+        store_settings(app, original.with_(redis_url="redis://127.0.0.1:1/0"))  # Redis down
+        _push(phone, check_in("redis00000000in", captured_at=_ms(day, "07:58")))
+        session.expire_all()
+        run = session.scalars(sa.select(ReportRun).where(ReportRun.month == LAST_MONTH)).one()
+        assert run.status == "queued"  # accepted, and the re-tally waits in the outbox
+        store_settings(app, original.with_(redis_url=REDIS_URL))  # Redis back
+        with app.app_context():
+            assert relay(app) >= 1
+            queue = Queue("ucomm", connection=connection, serializer=JSONSerializer)
+            SimpleWorker([queue], connection=connection, serializer=JSONSerializer).work(burst=True)
+        session.expire_all()
+        assert session.get(ReportRun, run.id).status == "done"  # type: ignore[union-attr]
+        current = services.current_host_report(session, world.member_a.id, LAST_MONTH)
+        assert current is not None and current.version == 2 and current.amendment
+    finally:
+        store_settings(app, original)
+        connection.flushdb()
+
+
+def test_abandoned_runs_free_their_key(session: Session, world: World) -> None:
+    from backend.reports.jobs import STALE_AFTER, abandon_stale_runs
+
+    run = request_tally(session, world.member_a.id, LAST_MONTH, "month end")
+    assert run is not None
+    run.updated_at = utcnow() - STALE_AFTER - timedelta(minutes=1)
+    session.flush()
+    assert abandon_stale_runs(session) == 1
+    assert run.status == "failed" and run.error.startswith("abandoned: still queued")
+    assert request_tally(session, world.member_a.id, LAST_MONTH, "again") is not None

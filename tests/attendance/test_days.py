@@ -10,6 +10,8 @@ from backend.attendance.days import DayInputs, DayLeave, DayPunch, DayVerdict, d
 from backend.attendance.rules import DEFAULT_RULES, Rules
 from backend.clock import CHINA
 
+pytestmark = pytest.mark.db_independent  # runs once in CI, not per database
+
 MONDAY = date(2026, 11, 16)  # an ordinary workday
 
 

@@ -26,6 +26,8 @@ from backend.attendance.evaluation import (
     wgs84_to_gcj02,
 )
 
+pytestmark = pytest.mark.db_independent  # runs once in CI, not per database
+
 MINUTE = 60_000
 DAY = 86_400_000
 # 2025-03-03 08:00 China time (a Monday), server epoch ms.

@@ -450,6 +450,8 @@ import json, sys, time
 from pathlib import Path
 from media.images import process_image
 
+pytestmark = pytest.mark.db_independent  # runs once in CI, not per database
+
 def peak_mib():
     # VmHWM, the peak RSS of this address space. Not getrusage's ru_maxrss: Linux carries
     # it over from the parent across fork+exec, so it starts at pytest's own peak.

@@ -24,6 +24,8 @@ from backend.config import ConfigError, Settings
 from media.s3 import S3Storage
 from media.storage import LocalStorage, MemoryStorage, Storage, storage_from_settings
 
+pytestmark = pytest.mark.db_independent  # runs once in CI, not per database
+
 MB = 1024 * 1024
 SECRET = "test-secret-key-that-is-long-enough-for-hs256"
 UNSAFE_KEYS = ["../x", "/abs", "a//b", "", "a/../b", "a/./b", "a/", ".", ".."]

@@ -32,6 +32,7 @@ from backend.extensions import Api, StrictJSONProvider, api_config, store_settin
 from backend.imports.api import blp as imports_blp
 from backend.org.api import blueprints as org_blueprints
 from backend.reports import jobs as _report_jobs  # noqa: F401 - late-data subscription
+from backend.reports.api import reports_blp
 from media.api import uploads_blp
 from media.photos_api import photos_blp
 from sync.api import blp as sync_blp
@@ -50,6 +51,7 @@ BLUEPRINTS = [
     *request_blueprints,
     views_blp,
     imports_blp,
+    reports_blp,
     sync_blp,
     photos_blp,
     quarantine_blp,

@@ -185,6 +185,7 @@ def jobs_housekeeping() -> None:
     from backend.attendance.jobs import close_days
     from backend.jobs import enqueue_after_commit
     from backend.reports.jobs import reconcile
+    from backend.reports.webhooks import redeliver_pending
     from media.jobs import expire_uploads, remove_unclaimed_photos
 
     with db.unit_of_work() as session:
@@ -193,7 +194,11 @@ def jobs_housekeeping() -> None:
         enqueue_after_commit(session, close_days)
         # Months due and not yet reported (the month-end tally, and any a downtime missed).
         enqueue_after_commit(session, reconcile)
-    click.echo("queued: expire_uploads, remove_unclaimed_photos, close_days, reconcile")
+        # Webhook deliveries whose receiver failed: tried again, with a cap on attempts.
+        enqueue_after_commit(session, redeliver_pending)
+    click.echo(
+        "queued: expire_uploads, remove_unclaimed_photos, close_days, reconcile, redeliver_pending"
+    )
 
 
 def register(app: Flask) -> None:

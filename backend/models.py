@@ -28,6 +28,7 @@ from backend.reports.models import (
     ReportDelivery,
     ReportRun,
 )
+from backend.reports.webhooks import ReportWebhook
 from media.models import Photo, Upload
 
 __all__ = [
@@ -53,6 +54,7 @@ __all__ = [
     "Region",
     "ReportDelivery",
     "ReportRun",
+    "ReportWebhook",
     "School",
     "SchoolCalendarPeriod",
     "SchoolDayException",

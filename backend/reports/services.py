@@ -32,6 +32,7 @@ from backend.db import utcnow
 from backend.errors import Conflict, DomainError
 from backend.org.models import School
 from backend.reports import tally as t
+from backend.reports import webhooks
 from backend.reports.models import HomeMonthReport, HostMonthReport, ReportDelivery
 
 RULE = "003 §四(三)4"
@@ -210,6 +211,7 @@ def assemble_home_month(
         ReportDelivery(report_id=report.id, channel="inbox", status="delivered", delivered_at=now)
     )
     session.flush()
+    webhooks.queue_delivery(session, report)
     return report
 
 

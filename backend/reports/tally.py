@@ -221,12 +221,18 @@ def content_hash(rows: list[dict[str, Any]]) -> str:
 
 
 def diff(previous: list[dict[str, Any]], current: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Per teacher, the fields that changed (added and removed teachers included)."""
-    before = {r["teacher_id"]: r for r in previous}
-    after = {r["teacher_id"]: r for r in current}
+    """Per row — a teacher at a host school (a home report may hold one teacher twice, from
+    two host schools in one month) — the fields that changed, and rows added or removed."""
+
+    def key(row: dict[str, Any]) -> tuple[str, str]:
+        return row["teacher_id"], row.get("host_school_id", "")
+
+    before = {key(r): r for r in previous}
+    after = {key(r): r for r in current}
     changes = []
-    for teacher_id in sorted(before.keys() | after.keys()):
-        old, new = before.get(teacher_id), after.get(teacher_id)
+    for teacher_id, host_school_id in sorted(before.keys() | after.keys()):
+        old = before.get((teacher_id, host_school_id))
+        new = after.get((teacher_id, host_school_id))
         if old == new:
             continue
         fields = sorted(
@@ -237,6 +243,7 @@ def diff(previous: list[dict[str, Any]], current: list[dict[str, Any]]) -> list[
         changes.append(
             {
                 "teacher_id": teacher_id,
+                "host_school_id": host_school_id,
                 "teacher_name": (new or old or {}).get("teacher_name", ""),
                 "change": "added" if old is None else "removed" if new is None else "changed",
                 "fields": {

@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from flask import Flask
 from sqlalchemy.orm import Session
 
+from backend.attendance import calendar
 from backend.attendance.views import month_view
 from backend.auth.policy import Principal
 from backend.clock import today
@@ -128,27 +129,25 @@ def test_an_unchanged_re_tally_issues_nothing_and_hashes_the_same(
     assert again is not None and again.id == confirmed.id and again.version == 1
 
 
-def test_a_month_not_over_or_on_an_unpublished_calendar_cannot_be_confirmed(
-    session: Session, world: World
+def test_a_month_not_over_cannot_be_confirmed(session: Session, world: World) -> None:
+    draft = services.tally_host_month(session, world.member_a.id, today(), "early")
+    assert draft is not None and draft.status == "draft"
+    with pytest.raises(services.MonthNotOver):
+        services.confirm(session, draft, _principal(world, "host_admin_a"))
+
+
+def test_a_month_on_an_unpublished_calendar_cannot_be_confirmed(
+    session: Session, world: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    this_month = today().replace(day=1)
-    draft = services.tally_host_month(session, world.member_a.id, this_month, "early")
-    if draft is not None:
-        with pytest.raises(services.MonthNotOver):
-            services.confirm(session, draft, _principal(world, "host_admin_a"))
-    january = date(2027, 1, 1)  # a future, unpublished month: tallied as nothing judged
-    future = HostMonthReport(
-        school_id=world.member_a.id,
-        month=january,
-        version=1,
-        rows=[{"unpublished_days": 21, "home_school_id": str(world.core_a.id)}],
-        content_hash="x" * 64,
-        tallied_at=utcnow(),
-    )
-    session.add(future)
-    session.flush()
-    with pytest.raises((services.MonthNotOver, services.CalendarNotPublishedForMonth)):
-        services.confirm(session, future, _principal(world, "host_admin_a"))
+    draft = services.tally_host_month(session, world.member_a.id, LAST_MONTH, "month end")
+    assert draft is not None
+    # As if the package lacked the year's notice and no bureau had published it (what
+    # January 2027 will be until a bureau publishes the State Council's notice).
+    year = LAST_MONTH.year
+    monkeypatch.setattr(calendar, "package_covers", lambda y: y != year)
+    with pytest.raises(services.CalendarNotPublishedForMonth):
+        services.confirm(session, draft, _principal(world, "host_admin_a"))
+    assert draft.status == "draft"
 
 
 def test_a_trigger_fired_twice_queues_one_run(session: Session, world: World) -> None:

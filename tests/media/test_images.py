@@ -28,6 +28,8 @@ from media.images import (
     process_image,
 )
 
+pytestmark = pytest.mark.db_independent  # runs once in CI, not per database
+
 ROOT = Path(__file__).resolve().parents[2]
 RED = (230, 20, 30)
 
@@ -449,8 +451,6 @@ _RSS_PROBE = """
 import json, sys, time
 from pathlib import Path
 from media.images import process_image
-
-pytestmark = pytest.mark.db_independent  # runs once in CI, not per database
 
 def peak_mib():
     # VmHWM, the peak RSS of this address space. Not getrusage's ru_maxrss: Linux carries

@@ -47,6 +47,7 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
+from common import create_database, drop_database, git_revision, log, percentile, with_database
 
 BENCH_DIR = Path(__file__).resolve().parent
 ROOT = BENCH_DIR.parent
@@ -84,10 +85,6 @@ CHECK_IN_COLUMNS = (
     "created_at",
     "updated_at",
 )
-
-
-def log(message: str) -> None:
-    print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
 
 
 # --- arguments -----------------------------------------------------------------------------
@@ -307,22 +304,6 @@ class WaitSampler:
 
 
 # --- PostgreSQL scratch database -----------------------------------------------------------
-
-
-def create_database(admin_url: str, name: str) -> None:
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{name}"')
-
-
-def drop_database(admin_url: str, name: str) -> None:
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
-def with_database(url: str, name: str) -> str:
-    base, _, _ = url.rpartition("/")
-    return f"{base}/{name}"
 
 
 def preload_check_ins(dsn: str, teachers: list[uuid.UUID], rows: int) -> float:
@@ -650,16 +631,6 @@ def wire_check_in(factory: Callable[..., dict[str, Any]], record_id: str, n: int
 # --- HTTP phases ---------------------------------------------------------------------------
 
 
-def percentile(values: list[float], q: float) -> float:
-    if not values:
-        return float("nan")
-    ordered = sorted(values)
-    k = (len(ordered) - 1) * q
-    lo = int(k)
-    hi = min(lo + 1, len(ordered) - 1)
-    return ordered[lo] + (ordered[hi] - ordered[lo]) * (k - lo)
-
-
 @dataclass(frozen=True)
 class Box:
     """What the CPU accounting needs to tell our processes from everyone else's."""
@@ -926,22 +897,6 @@ class Round:
     @property
     def ratio_b(self) -> float:
         return self.b.rate / self.bare.rate if self.bare.rate else 0.0
-
-
-def git_revision() -> str:
-    try:
-        head = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True
-        ).stdout.strip()
-        dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"],
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-        ).stdout.strip()
-    except OSError:
-        return "unknown"
-    return f"git {head}" + (" + uncommitted changes" if dirty else "")
 
 
 def verdict(ok: bool) -> str:

@@ -15,8 +15,8 @@ One run (details in bench/README.md):
 3. checks a sample of teachers: their stored days must equal ``daybook.derive_days``;
 4. times the baseline: one SQL statement aggregating all the month's check-ins per
    teacher (days with an in, days with an out, late days), fetched;
-5. times the real roll-up: ``reports.services.tally_host_month`` for every host school,
-   one unit of work per school as the job does; then again (no new version expected);
+5. times the real roll-up: ``reports.services.tally_month`` over every host school in batches,
+   one unit of work per batch, as the month-end job does; then again (nothing new expected);
 
 then prints the times, their ratio, peak RSS and where the roll-up's time went.
 It is a benchmark, not a test: it prints figures and exits 0 unless something broke.
@@ -763,26 +763,31 @@ def counting(engine: Any, stats: SqlStats) -> Iterator[SqlStats]:
 
 
 def rollup(app: Any, hosts: list[uuid.UUID], month: Month) -> Rollup:
+    """The month end as the jobs run it: batches of ``BATCH_SCHOOLS`` host schools, one
+    unit of work each (``backend.reports.jobs.tally_schools``)."""
     from backend.db import database_of
-    from backend.reports.services import tally_host_month
+    from backend.reports.jobs import BATCH_SCHOOLS
+    from backend.reports.services import tally_month
 
     database = database_of(app)
     per_school: list[float] = []
     reports: dict[uuid.UUID, tuple[uuid.UUID, int, str, int]] = {}
+    ordered = sorted(hosts)
     with counting(database.engine, SqlStats()) as stats:
         started = time.perf_counter()
-        for school_id in hosts:
+        for i in range(0, len(ordered), BATCH_SCHOOLS):
+            batch = ordered[i : i + BATCH_SCHOOLS]
             t0 = time.perf_counter()
             with database.unit_of_work() as session:
-                report = tally_host_month(session, school_id, month.first, "month end")
-                if report is not None:
+                issued = tally_month(session, month.first, "month end", batch)
+                for school_id, report in issued.items():
                     reports[school_id] = (
                         report.id,
                         report.version,
                         report.content_hash,
                         len(report.rows),
                     )
-            per_school.append(time.perf_counter() - t0)
+            per_school.extend([(time.perf_counter() - t0) / len(batch)] * len(batch))
         seconds = time.perf_counter() - started
     return Rollup(seconds, per_school, reports, stats.statements, stats.seconds)
 
@@ -1032,7 +1037,7 @@ def report(
         f"{spread}, {base.rows:,} rows",
     )
     row(
-        f"R  roll-up: tally_host_month x {schools:,}",
+        f"R  roll-up: tally_month, {schools:,} schools in batches",
         f"{first.seconds:.2f} s",
         f"{statistics.mean(first.per_school) * 1000:.1f} ms/school mean",
     )

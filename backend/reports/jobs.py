@@ -14,6 +14,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from datetime import date, timedelta
 
@@ -66,6 +67,43 @@ def request_tally(
     return run
 
 
+# Host schools per month-end run: one transaction of a few set-based statements each, so
+# a province (thousands of schools) is a handful of runs, none holding locks for long.
+BATCH_SCHOOLS = 250
+
+
+def request_month_end(
+    session: Session, month: date, school_ids: list[uuid.UUID], reason: str
+) -> list[ReportRun]:
+    """Queue the tally of these host schools' month in runs of :data:`BATCH_SCHOOLS`.
+    Each run's key names its schools (a digest of the sorted ids), so the same batch asked
+    for twice — two schedulers — is queued once."""
+    month = month.replace(day=1)
+    runs = []
+    ordered = sorted(school_ids)
+    for i in range(0, len(ordered), BATCH_SCHOOLS):
+        batch = ordered[i : i + BATCH_SCHOOLS]
+        digest = hashlib.sha256(",".join(map(str, batch)).encode()).hexdigest()[:16]
+        run = ReportRun(
+            id=uuid.uuid4(),
+            key=f"tally:{month:%Y-%m}:batch:{digest}",
+            kind="tally",
+            school_id=batch[0] if len(batch) == 1 else None,
+            month=month,
+            reason=reason[:300],
+            result={"school_ids": [str(s) for s in batch]},
+        )
+        try:
+            with session.begin_nested():
+                session.add(run)
+                session.flush()
+        except IntegrityError:
+            continue
+        enqueue_after_commit(session, tally_schools, run_id=str(run.id))
+        runs.append(run)
+    return runs
+
+
 def _mark_running(run_id: uuid.UUID) -> None:
     """Committed at once, in its own transaction, so admins see the run start."""
     with database_of(current_app).unit_of_work() as session:
@@ -101,6 +139,37 @@ def tally_month(session: Session, run_id: str) -> None:
             "content_hash": report.content_hash,
         }
     )
+
+
+@job
+def tally_schools(session: Session, run_id: str) -> None:
+    """A month-end batch: many host schools' month in one unit of work (see
+    :func:`request_month_end`)."""
+    rid = uuid.UUID(run_id)
+    _mark_running(rid)
+    run = session.get(ReportRun, rid, with_for_update=True)
+    if run is None or run.status in ("done", "failed"):
+        return
+    assert run.month is not None
+    schools = [uuid.UUID(s) for s in run.result.get("school_ids", [])]
+    try:
+        with session.begin_nested():
+            issued = services.tally_month(session, run.month, run.reason, schools)
+    except Exception as exc:  # recorded for admins; reconciliation asks again
+        run.status, run.error, run.finished_at = "failed", str(exc)[:2000], utcnow()
+        return
+    run.status, run.finished_at = "done", utcnow()
+    run.result = {
+        "school_ids": [str(s) for s in schools],
+        "reports": {
+            str(school): {
+                "report_id": str(r.id),
+                "version": r.version,
+                "content_hash": r.content_hash,
+            }
+            for school, r in sorted(issued.items())
+        },
+    }
 
 
 def months_due(day: date, tally_day: int) -> list[date]:
@@ -158,8 +227,9 @@ def reconcile(session: Session) -> None:
                 )
             )
         )
-        for school_id in sorted(hosts - reported):
-            request_tally(session, school_id, first, "month end")
+        missing = sorted(hosts - reported)
+        if missing:
+            request_month_end(session, first, missing, "month end")
 
 
 @teacher_days_changed.connect

@@ -18,7 +18,8 @@ retried job re-issues nothing.
 from __future__ import annotations
 
 import uuid
-from datetime import date, timedelta
+from collections.abc import Sequence
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -77,20 +78,76 @@ def tally_host_month(
 ) -> HostMonthReport | None:
     """Tally the host school's month (see the module docstring); None when nobody was
     seconded there that month."""
+    return tally_month(session, month, reason, [school_id]).get(school_id)
+
+
+def tally_month(
+    session: Session,
+    month: date,
+    reason: str,
+    school_ids: Sequence[uuid.UUID] | None = None,
+) -> dict[uuid.UUID, HostMonthReport]:
+    """Tally many host schools' month in one go (all with secondments that month when
+    ``school_ids`` is None): a few set-based statements, then one report per school."""
     month = month.replace(day=1)
-    _complete_days(session, school_id, month)
-    rows = t.tally(session, school_id, month)
-    current = current_host_report(session, school_id, month)
+    by_school = t.tally_schools(session, month, school_ids)
+    unjudged = sorted(
+        school for school, rows in by_school.items() if any(r["unjudged_days"] for r in rows)
+    )
+    if unjudged:  # days the nightly close has not stored yet: store them, tally again
+        for school_id in unjudged:
+            _complete_days(session, school_id, month)
+        by_school.update(t.tally_schools(session, month, unjudged))
+    wanted = sorted(set(by_school) | set(school_ids or ()))
+    currents = {
+        r.school_id: r
+        for r in session.scalars(
+            sa.select(HostMonthReport)
+            .where(
+                HostMonthReport.school_id.in_(wanted),
+                HostMonthReport.month == month,
+                HostMonthReport.is_current.is_(True),
+            )
+            .with_for_update()
+        )
+    }
+    now = utcnow()
+    issued: dict[uuid.UUID, HostMonthReport] = {}
+    for school_id in wanted:
+        report = _issue(
+            session,
+            school_id,
+            month,
+            by_school.get(school_id, []),
+            currents.get(school_id),
+            reason,
+            now,
+        )
+        if report is not None:
+            issued[school_id] = report
+    session.flush()
+    return issued
+
+
+def _issue(
+    session: Session,
+    school_id: uuid.UUID,
+    month: date,
+    rows: list[dict[str, Any]],
+    current: HostMonthReport | None,
+    reason: str,
+    now: datetime,
+) -> HostMonthReport | None:
+    """The school's report for these rows: the current one if unchanged, the draft
+    updated, or a new version (an amendment of a confirmed one)."""
     if not rows and current is None:
         return None
     digest = t.content_hash(rows)
-    now = utcnow()
     if current is not None and current.content_hash == digest:
         return current  # nothing changed: a retried or duplicate run re-issues nothing
     if current is not None and current.status == "draft":
         current.rows, current.content_hash, current.tallied_at = rows, digest, now
         current.reason = reason[:300]
-        session.flush()
         return current
     report = HostMonthReport(
         id=uuid.uuid4(),
@@ -114,8 +171,8 @@ def tally_host_month(
         report.status = "confirmed"
         report.confirmed_at = now
     session.add(report)
-    session.flush()
     if report.status == "confirmed":
+        session.flush()
         assemble_for_rows(session, month, rows, current.rows if current else [], reason)
     return report
 

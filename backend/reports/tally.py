@@ -24,6 +24,7 @@ import hashlib
 import json
 import uuid
 from collections import defaultdict
+from collections.abc import Sequence
 from datetime import date, timedelta
 from typing import Any
 
@@ -92,27 +93,67 @@ def missing_days(
     return {t: sorted(days) for t, days in expected.items() if days}
 
 
-def tally(session: Session, school_id: uuid.UUID, month: date) -> list[dict[str, Any]]:
-    """The month's rows for the host school (see the module docstring)."""
+Key = tuple[uuid.UUID, uuid.UUID]  # (host school, teacher)
+
+
+def _hosted(
+    session: Session, month: date, school_ids: Sequence[uuid.UUID] | None
+) -> dict[Key, int]:
+    """Days of each (host school, teacher) secondment in the month."""
     first, last = month_bounds(month)
-    hosted = hosted_secondments(session, school_id, month)
-    expected: dict[uuid.UUID, int] = defaultdict(int)
-    for teacher_id, start, end in hosted:
-        expected[teacher_id] += (end - start).days + 1
+    stmt = sa.select(
+        Secondment.host_school_id, Secondment.teacher_id, Secondment.start_on, Secondment.end_on
+    ).where(
+        Secondment.status == "active",
+        Secondment.deleted_at.is_(None),
+        Secondment.start_on <= last,
+        Secondment.end_on >= first,
+    )
+    if school_ids is not None:
+        stmt = stmt.where(Secondment.host_school_id.in_(list(school_ids)))
+    expected: dict[Key, int] = defaultdict(int)
+    for school_id, teacher_id, start, end in session.execute(stmt):
+        expected[(school_id, teacher_id)] += (min(last, end) - max(first, start)).days + 1
+    return expected
+
+
+def tally(session: Session, school_id: uuid.UUID, month: date) -> list[dict[str, Any]]:
+    """The month's rows for one host school (see the module docstring)."""
+    return tally_schools(session, month, [school_id]).get(school_id, [])
+
+
+def tally_schools(
+    session: Session, month: date, school_ids: Sequence[uuid.UUID] | None = None
+) -> dict[uuid.UUID, list[dict[str, Any]]]:
+    """The month's rows of many host schools at once (all when ``school_ids`` is None):
+    the same few statements whatever the number of schools, so a province's month end is
+    a handful of set-based queries rather than thousands of small ones."""
+    first, last = month_bounds(month)
+    expected = _hosted(session, month, school_ids)
     if not expected:
-        return []
+        return {}
     day = TeacherDay
     part = (2 - day.leave_halves - day.duty_halves) / sa.literal(2.0)
-    in_month = sa.and_(
-        day.host_school_id == school_id,
-        day.day >= first,
-        day.day <= last,
-        day.deleted_at.is_(None),
+    in_month = sa.and_(day.day >= first, day.day <= last, day.deleted_at.is_(None))
+    corrections_in_month = sa.and_(
+        PunchCorrection.status == "approved",
+        PunchCorrection.deleted_at.is_(None),
+        PunchCorrection.day >= first,
+        PunchCorrection.day <= last,
     )
+    assessed = MonthlyAssessment.month == first
+    if school_ids is not None:
+        ids = list(school_ids)
+        in_month = sa.and_(in_month, day.host_school_id.in_(ids))
+        corrections_in_month = sa.and_(
+            corrections_in_month, PunchCorrection.host_school_id.in_(ids)
+        )
+        assessed = sa.and_(assessed, MonthlyAssessment.host_school_id.in_(ids))
     sums = {
-        row.teacher_id: row
+        (row.host_school_id, row.teacher_id): row
         for row in session.execute(
             sa.select(
+                day.host_school_id,
                 day.teacher_id,
                 sa.func.count().label("judged"),
                 _count(day.status.not_in(NOT_WORKDAYS)).label("workdays"),
@@ -136,51 +177,53 @@ def tally(session: Session, school_id: uuid.UUID, month: date) -> list[dict[str,
                 sa.func.sum(day.open_flags).label("open_flags"),
             )
             .where(in_month)
-            .group_by(day.teacher_id)
+            .group_by(day.host_school_id, day.teacher_id)
         )
     }
-    leave: dict[uuid.UUID, dict[str, float]] = defaultdict(dict)
-    for teacher_id, leave_type, halves in session.execute(
-        sa.select(day.teacher_id, day.leave_type, sa.func.sum(day.leave_halves))
+    leave: dict[Key, dict[str, float]] = defaultdict(dict)
+    for school_id, teacher_id, leave_type, halves in session.execute(
+        sa.select(day.host_school_id, day.teacher_id, day.leave_type, sa.func.sum(day.leave_halves))
         .where(in_month, day.leave_halves > 0)
-        .group_by(day.teacher_id, day.leave_type)
+        .group_by(day.host_school_id, day.teacher_id, day.leave_type)
     ):
-        leave[teacher_id][str(leave_type)] = halves / 2
-    corrections = dict(
-        session.execute(
-            sa.select(PunchCorrection.teacher_id, sa.func.count())
-            .where(
-                PunchCorrection.host_school_id == school_id,
-                PunchCorrection.status == "approved",
-                PunchCorrection.deleted_at.is_(None),
-                PunchCorrection.day >= first,
-                PunchCorrection.day <= last,
-            )
-            .group_by(PunchCorrection.teacher_id)
-        ).all()
-    )
-    assessments = {
-        a.teacher_id: a
-        for a in session.scalars(
-            sa.select(MonthlyAssessment).where(
-                MonthlyAssessment.host_school_id == school_id, MonthlyAssessment.month == first
-            )
+        leave[(school_id, teacher_id)][str(leave_type)] = halves / 2
+    corrections: dict[Key, int] = {
+        (school_id, teacher_id): count
+        for school_id, teacher_id, count in session.execute(
+            sa.select(PunchCorrection.host_school_id, PunchCorrection.teacher_id, sa.func.count())
+            .where(corrections_in_month)
+            .group_by(PunchCorrection.host_school_id, PunchCorrection.teacher_id)
         )
+    }
+    assessments = {
+        (a.host_school_id, a.teacher_id): a
+        for a in session.scalars(sa.select(MonthlyAssessment).where(assessed))
     }
     home = aliased(School)
-    teachers = session.execute(
-        sa.select(Teacher.id, Teacher.staff_no, Teacher.name, home.id, home.name)
-        .join(home, home.id == Teacher.home_school_id)
-        .where(Teacher.id.in_(list(expected)))
-        .order_by(Teacher.staff_no, Teacher.id)
-    ).all()
-    rows = []
-    for teacher_id, staff_no, name, home_id, home_name in teachers:
-        s = sums.get(teacher_id)
+    teacher_ids = sa.select(Secondment.teacher_id).where(
+        Secondment.status == "active",
+        Secondment.deleted_at.is_(None),
+        Secondment.start_on <= last,
+        Secondment.end_on >= first,
+        *([Secondment.host_school_id.in_(list(school_ids))] if school_ids is not None else []),
+    )
+    teachers = {
+        teacher_id: (staff_no, name, home_id, home_name)
+        for teacher_id, staff_no, name, home_id, home_name in session.execute(
+            sa.select(Teacher.id, Teacher.staff_no, Teacher.name, home.id, home.name)
+            .join(home, home.id == Teacher.home_school_id)
+            .where(Teacher.id.in_(teacher_ids))
+        )
+    }
+    by_school: dict[uuid.UUID, list[dict[str, Any]]] = defaultdict(list)
+    for (school_id, teacher_id), days in expected.items():
+        staff_no, name, home_id, home_name = teachers[teacher_id]
+        key = (school_id, teacher_id)
+        s = sums.get(key)
         days_at_work = float(s.days_at_work or 0) if s else 0.0
         duty = (s.duty_halves or 0) / 2 if s else 0.0
-        assessment = assessments.get(teacher_id)
-        rows.append(
+        assessment = assessments.get(key)
+        by_school[school_id].append(
             {
                 "teacher_id": str(teacher_id),
                 "staff_no": staff_no,
@@ -196,12 +239,12 @@ def tally(session: Session, school_id: uuid.UUID, month: date) -> list[dict[str,
                 "half_days": int(s.half_days or 0) if s else 0,
                 "absent": int(s.absent or 0) if s else 0,
                 "absent_days": float(s.absent_days or 0) if s else 0.0,
-                "leave_days": dict(sorted(leave[teacher_id].items())),
+                "leave_days": dict(sorted(leave[key].items())),
                 "official_duty_days": duty,
-                "corrections_used": int(corrections.get(teacher_id, 0)),
+                "corrections_used": int(corrections.get(key, 0)),
                 "open_flags": int(s.open_flags or 0) if s else 0,
                 "unpublished_days": int(s.unpublished_days or 0) if s else 0,
-                "unjudged_days": expected[teacher_id] - (int(s.judged) if s else 0),
+                "unjudged_days": days - (int(s.judged) if s else 0),
                 "allowance_days": days_at_work + duty,
                 "assessment": None
                 if assessment is None
@@ -212,7 +255,9 @@ def tally(session: Session, school_id: uuid.UUID, month: date) -> list[dict[str,
                 },
             }
         )
-    return rows
+    for rows in by_school.values():
+        rows.sort(key=lambda r: (r["staff_no"], r["teacher_id"]))
+    return dict(by_school)
 
 
 def content_hash(rows: list[dict[str, Any]]) -> str:

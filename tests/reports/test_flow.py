@@ -14,7 +14,7 @@ from backend.attendance import calendar
 from backend.attendance.views import month_view
 from backend.auth.policy import Principal
 from backend.clock import today
-from backend.db import utcnow
+from backend.db import database_of, utcnow
 from backend.reports import services
 from backend.reports.jobs import months_due, request_tally
 from backend.reports.models import HomeMonthReport, HostMonthReport, ReportDelivery, ReportRun
@@ -212,3 +212,32 @@ def test_abandoned_runs_free_their_key(session: Session, world: World) -> None:
     assert abandon_stale_runs(session) == 1
     assert run.status == "failed" and run.error.startswith("abandoned: still queued")
     assert request_tally(session, world.member_a.id, LAST_MONTH, "again") is not None
+
+
+def test_reconciliation_tallies_due_months_in_batches(
+    app: Flask, session: Session, world: World
+) -> None:
+    from backend.jobs import enqueue_after_commit
+    from backend.reports.jobs import reconcile
+
+    session.commit()
+    with app.app_context(), database_of(app).unit_of_work() as uow:
+        enqueue_after_commit(uow, reconcile)
+    session.expire_all()
+    reported = set(
+        session.scalars(
+            sa.select(HostMonthReport.school_id).where(
+                HostMonthReport.month == LAST_MONTH, HostMonthReport.is_current.is_(True)
+            )
+        )
+    )
+    assert {world.member_a.id, world.member_b.id} <= reported
+    runs = session.scalars(sa.select(ReportRun).where(ReportRun.month == LAST_MONTH)).all()
+    assert [r.status for r in runs] == ["done"]  # one batch for the month's host schools
+    assert set(runs[0].result["reports"]) >= {str(world.member_a.id), str(world.member_b.id)}
+    # Run again: the months have reports now, nothing more is queued.
+    before = session.scalar(sa.select(sa.func.count()).select_from(ReportRun))
+    with app.app_context(), database_of(app).unit_of_work() as uow:
+        enqueue_after_commit(uow, reconcile)
+    session.expire_all()
+    assert session.scalar(sa.select(sa.func.count()).select_from(ReportRun)) == before

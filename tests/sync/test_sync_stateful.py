@@ -257,7 +257,7 @@ def make_machine(app: Flask, settings: Settings, session: Session) -> type[RuleB
 STATEFUL = run_settings(
     # The machine is the same on both databases; PostgreSQL's pass (concurrent sessions,
     # real row locks) gets the most examples, SQLite's a smaller share of the CI budget.
-    max_examples=25 if os.environ.get("TEST_DATABASE_URL") else 10,
+    max_examples=15 if os.environ.get("TEST_DATABASE_URL") else 8,
     stateful_step_count=30,
     deadline=None,
     derandomize=True,  # the same examples on every run: CI is reproducible

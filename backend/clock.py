@@ -20,3 +20,10 @@ def epoch_ms(moment: datetime) -> int:
 
 def days_ago(days: int) -> datetime:
     return utcnow() - timedelta(days=days)
+
+
+def month_bounds(month: date) -> tuple[date, date]:
+    """The first and last day of ``month``'s calendar month."""
+    first = month.replace(day=1)
+    following = (first + timedelta(days=32)).replace(day=1)
+    return first, following - timedelta(days=1)

@@ -30,6 +30,10 @@ DAY_STATUSES = (
     # The holiday notice for the day's year is not published yet: nothing can be judged.
     "calendar_unpublished",
 )
+# Statuses of a day at work, and of days that are not workdays at all: how a month counts
+# (the teacher's month view and the monthly report's tally share them).
+AT_WORK = ("present", "late", "early_leave", "late_and_early_leave")
+NOT_WORKDAYS = ("non_workday", "calendar_unpublished")
 GRADES = ("excellent", "good", "pass", "fail")  # 优秀 良好 合格 不合格
 # 德、能、勤、绩、学、廉
 DIMENSIONS = ("morality", "ability", "diligence", "achievement", "learning", "integrity")

@@ -22,17 +22,14 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from backend.attendance import daybook
-from backend.attendance.day_models import TeacherDay, TeacherDayChange
+from backend.attendance.day_models import AT_WORK, NOT_WORKDAYS, TeacherDay, TeacherDayChange
 from backend.attendance.models import CheckIn
 from backend.auth.policy import Action, Principal, Resource, scope
-from backend.clock import CHINA, today
+from backend.clock import CHINA, month_bounds, today
 from backend.db import utcnow
 from backend.errors import NotFound
 from backend.exchange.models import Secondment, Teacher
 from backend.org.models import School
-
-# Statuses that count as a day at work (for the month's summary and the home school's pay).
-AT_WORK = ("present", "late", "early_leave", "late_and_early_leave")
 
 
 @dataclass
@@ -58,12 +55,6 @@ class DayEntry:
     open_flags: int = 0
     explanation: list[dict[str, Any]] = field(default_factory=list)
     flags: list[dict[str, Any]] = field(default_factory=list)
-
-
-def _month_days(month: date) -> list[date]:
-    first = month.replace(day=1)
-    following = (first + timedelta(days=32)).replace(day=1)
-    return daybook.days_between(first, following - timedelta(days=1))
 
 
 def _readable_secondments(
@@ -209,7 +200,7 @@ def month_view(
     session: Session, principal: Principal, teacher_id: uuid.UUID, month: date
 ) -> dict[str, Any]:
     teacher = session.get(Teacher, teacher_id)
-    days = teacher_days(session, principal, teacher_id, _month_days(month))
+    days = teacher_days(session, principal, teacher_id, daybook.days_between(*month_bounds(month)))
     assert teacher is not None  # teacher_days found it in scope
     return {
         "teacher_id": teacher.id,
@@ -232,14 +223,16 @@ def summarize(days: list[DayEntry]) -> dict[str, Any]:
         if d.leave_type and d.leave_halves:
             leave_by_type[d.leave_type] += d.leave_halves / 2
         duty += d.duty_halves / 2
-    workdays = [d for d in judged if d.status not in ("non_workday", "calendar_unpublished")]
+    workdays = [d for d in judged if d.status not in NOT_WORKDAYS]
     return {
         "workdays": len(workdays),
         "statuses": dict(sorted(statuses.items())),
+        # The part of each workday not on leave or duty: whole at work, half on a half day.
         "days_at_work": sum(
-            (2 - d.leave_halves - d.duty_halves) / 2 for d in workdays if d.status in AT_WORK
-        )
-        + sum(0.5 for d in workdays if d.status == "half_day"),
+            (2 - d.leave_halves - d.duty_halves) / 2 * (0.5 if d.status == "half_day" else 1)
+            for d in workdays
+            if d.status in AT_WORK or d.status == "half_day"
+        ),
         "leave_days": dict(sorted(leave_by_type.items())),
         "official_duty_days": duty,
         "late": sum(1 for d in judged if d.status in ("late", "late_and_early_leave")),

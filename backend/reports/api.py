@@ -38,7 +38,7 @@ from backend.auth.policy import (
     scope,
     scoped_select,
 )
-from backend.clock import today
+from backend.clock import month_bounds, today
 from backend.db import db, utcnow
 from backend.errors import InvalidInput, NotFound, PermissionDenied
 from backend.extensions import Blueprint
@@ -59,7 +59,6 @@ from backend.reports.schemas import (
     WebhookArgs,
     WebhookSchema,
 )
-from backend.reports.tally import month_bounds
 
 reports_blp = Blueprint(
     "reports",

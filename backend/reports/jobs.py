@@ -23,7 +23,7 @@ from flask import current_app
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from backend.clock import today
+from backend.clock import month_bounds, today
 from backend.db import database_of, utcnow
 from backend.events import teacher_days_changed
 from backend.exchange.models import Secondment
@@ -31,7 +31,6 @@ from backend.extensions import settings_of
 from backend.jobs import enqueue_after_commit, job
 from backend.reports import services
 from backend.reports.models import HostMonthReport, ReportRun
-from backend.reports.tally import month_bounds
 
 # How far back reconciliation looks for a month with no report.
 RECONCILE_MONTHS = 12

@@ -28,7 +28,7 @@ from sqlalchemy.orm import Session
 from backend.attendance import daybook
 from backend.attendance.calendar import is_published
 from backend.auth.policy import Principal
-from backend.clock import today
+from backend.clock import month_bounds, today
 from backend.db import utcnow
 from backend.errors import Conflict, DomainError
 from backend.org.models import School
@@ -65,7 +65,7 @@ def current_host_report(
 
 def _complete_days(session: Session, school_id: uuid.UUID, month: date) -> None:
     """Store any day of the month not stored yet (the nightly close normally has)."""
-    _, last = t.month_bounds(month)
+    _, last = month_bounds(month)
     through = min(last, today() - timedelta(days=1))
     for teacher_id, days in t.missing_days(session, school_id, month).items():
         wanted = [d for d in days if d <= through]
@@ -180,7 +180,7 @@ def _issue(
 def confirm(session: Session, report: HostMonthReport, principal: Principal) -> HostMonthReport:
     if not report.is_current or report.status != "draft":
         raise Conflict(f"only the current draft can be confirmed (this is {report.status})")
-    _, last = t.month_bounds(report.month)
+    _, last = month_bounds(report.month)
     if last >= today():
         raise MonthNotOver(f"{report.month:%Y-%m} is not over yet", rule=RULE)
     school = session.get(School, report.school_id)

@@ -31,19 +31,11 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session, aliased
 
-from backend.attendance.day_models import MonthlyAssessment, TeacherDay
+from backend.attendance.day_models import AT_WORK, NOT_WORKDAYS, MonthlyAssessment, TeacherDay
 from backend.attendance.request_models import PunchCorrection
+from backend.clock import month_bounds
 from backend.exchange.models import Secondment, Teacher
 from backend.org.models import School
-
-AT_WORK = ("present", "late", "early_leave", "late_and_early_leave")
-NOT_WORKDAYS = ("non_workday", "calendar_unpublished")
-
-
-def month_bounds(month: date) -> tuple[date, date]:
-    first = month.replace(day=1)
-    following = (first + timedelta(days=32)).replace(day=1)
-    return first, following - timedelta(days=1)
 
 
 def _count(condition: sa.ColumnElement[bool]) -> sa.ColumnElement[Any]:

@@ -14,6 +14,7 @@ offline sync use the serial as its cursor without ever skipping a row.
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
@@ -247,6 +248,30 @@ def delete_unless_referenced(session: Session, obj: object, what: str) -> None:
         raise Conflict(f"the {what} is still referenced by other records; it cannot go") from exc
 
 
+@contextmanager
+def planner_settings(session: Session, **settings: str) -> Iterator[None]:
+    """PostgreSQL settings for the statements inside the block only, restored after it
+    (``set_config(…, is_local => true)``: nothing outlives the transaction either). A no-op
+    elsewhere. For a few large reporting statements that know their own shape, e.g. no
+    JIT (compiling costs more than it saves on a query run once) and room to hash."""
+    connection = session.connection()
+    if connection.dialect.name != "postgresql":
+        yield
+        return
+    previous = {
+        name: connection.execute(sa.text("SELECT current_setting(:n)"), {"n": name}).scalar_one()
+        for name in settings
+    }
+    restore = sa.text("SELECT set_config(:n, :v, true)")
+    for name, value in settings.items():
+        connection.execute(restore, {"n": name, "v": value})
+    yield
+    # Not in a ``finally``: after a failed statement the transaction is aborted, and its
+    # rollback (or the savepoint's) undoes these settings anyway.
+    for name, value in previous.items():
+        connection.execute(restore, {"n": name, "v": value})
+
+
 def str_enum(*values: str, name: str) -> sa.Enum:
     """A portable enum: VARCHAR plus a named CHECK constraint (no PostgreSQL enum types)."""
     return sa.Enum(
@@ -282,13 +307,33 @@ def _configure_sqlite(engine: Engine, busy_timeout_ms: int) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
+def canonical_json(value: Any) -> str:
+    """How every JSON column is written: sorted keys, compact, Chinese kept as is. Equal
+    values are stored as equal text, and a hash of this text is a hash of the content.
+    A :class:`SerializedList` is written as the text it already carries."""
+    if isinstance(value, SerializedList):
+        return value.text
+    return json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+
+
+class SerializedList(list[Any]):
+    """A JSON array with its canonical text, made once: for a large value that is both
+    hashed and stored (a monthly report's rows). Never changed after it is made."""
+
+    def __init__(self, items: list[Any]) -> None:
+        super().__init__(items)
+        self.text = canonical_json(items)
+
+
 def create_engine(settings: Settings) -> Engine:
     if settings.is_sqlite:
         settings.instance_path.mkdir(parents=True, exist_ok=True)
-        engine = sa.create_engine(settings.database_url)
+        engine = sa.create_engine(settings.database_url, json_serializer=canonical_json)
         _configure_sqlite(engine, settings.sqlite_busy_timeout_ms)
         return engine
-    return sa.create_engine(settings.database_url, pool_pre_ping=True, pool_size=10)
+    return sa.create_engine(
+        settings.database_url, pool_pre_ping=True, pool_size=10, json_serializer=canonical_json
+    )
 
 
 _DATABASE_KEY = "ucomm.database"

@@ -23,7 +23,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, defer
 
 from backend.attendance import daybook
 from backend.attendance.calendar import is_published
@@ -108,6 +108,8 @@ def tally_month(
                 HostMonthReport.month == month,
                 HostMonthReport.is_current.is_(True),
             )
+            # The hash decides; rows are read only for the diff of an amendment.
+            .options(defer(HostMonthReport.rows), defer(HostMonthReport.diff))
             .with_for_update()
         )
     }

@@ -29,17 +29,30 @@ from datetime import date, timedelta
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session, aliased
 
-from backend.attendance.day_models import AT_WORK, NOT_WORKDAYS, MonthlyAssessment, TeacherDay
+from backend.attendance.day_models import (
+    AT_WORK,
+    NOT_WORKDAYS,
+    MonthlyAssessment,
+    TeacherDay,
+)
 from backend.attendance.request_models import PunchCorrection
 from backend.clock import month_bounds
+from backend.db import SerializedList, canonical_json, planner_settings
 from backend.exchange.models import Secondment, Teacher
 from backend.org.models import School
 
 
 def _count(condition: sa.ColumnElement[bool]) -> sa.ColumnElement[Any]:
     return sa.func.sum(sa.case((condition, 1), else_=0))
+
+
+def _float(sum_of_parts: sa.ColumnElement[Any]) -> sa.ColumnElement[float]:
+    """Sums of half and quarter days as floats (exact in binary), not NUMERIC: the rows
+    hold floats, and the database converting them is cheaper than Python."""
+    return sa.cast(sum_of_parts, sa.Float)
 
 
 def hosted_secondments(
@@ -88,25 +101,209 @@ def missing_days(
 Key = tuple[uuid.UUID, uuid.UUID]  # (host school, teacher)
 
 
-def _hosted(
-    session: Session, month: date, school_ids: Sequence[uuid.UUID] | None
-) -> dict[Key, int]:
-    """Days of each (host school, teacher) secondment in the month."""
-    first, last = month_bounds(month)
-    stmt = sa.select(
-        Secondment.host_school_id, Secondment.teacher_id, Secondment.start_on, Secondment.end_on
-    ).where(
-        Secondment.status == "active",
-        Secondment.deleted_at.is_(None),
-        Secondment.start_on <= last,
-        Secondment.end_on >= first,
+class days_between(sa.sql.expression.FunctionElement[int]):
+    """Whole days from the first date to the second (PostgreSQL: ``date - date``)."""
+
+    type = sa.Integer()
+    inherit_cache = True
+
+
+@compiles(days_between)
+def _days_between_default(element: days_between, compiler: Any, **kw: Any) -> str:
+    start, end = list(element.clauses)
+    return f"({compiler.process(end, **kw)} - {compiler.process(start, **kw)})"
+
+
+@compiles(days_between, "sqlite")
+def _days_between_sqlite(element: days_between, compiler: Any, **kw: Any) -> str:
+    start, end = list(element.clauses)
+    return (
+        f"CAST(julianday({compiler.process(end, **kw)})"
+        f" - julianday({compiler.process(start, **kw)}) AS INTEGER)"
+    )
+
+
+def _later(column: Any, bound: date) -> sa.ColumnElement[Any]:
+    return sa.case((column > bound, column), else_=sa.literal(bound, sa.Date))
+
+
+def _earlier(column: Any, bound: date) -> sa.ColumnElement[Any]:
+    return sa.case((column < bound, column), else_=sa.literal(bound, sa.Date))
+
+
+def _month_rows(first: date, last: date, school_ids: Sequence[uuid.UUID] | None) -> sa.Select[Any]:
+    """One row per (host school, teacher) seconded there in the month, with every count of
+    the module docstring but leave by type: one statement whatever the number of schools."""
+    ids = None if school_ids is None else list(school_ids)
+
+    def only_listed(column: Any) -> list[sa.ColumnElement[bool]]:
+        return [] if ids is None else [column.in_(ids)]
+
+    s = Secondment
+    hosted = (
+        sa.select(
+            s.host_school_id,
+            s.teacher_id,
+            sa.func.sum(
+                days_between(_later(s.start_on, first), _earlier(s.end_on, last)) + 1
+            ).label("days"),
+        )
+        .where(
+            s.status == "active",
+            s.deleted_at.is_(None),
+            s.start_on <= last,
+            s.end_on >= first,
+            *only_listed(s.host_school_id),
+        )
+        .group_by(s.host_school_id, s.teacher_id)
+        .cte("hosted")
+    )
+    day = TeacherDay
+    part = (2 - day.leave_halves - day.duty_halves) / sa.literal(2.0)
+    sums = (
+        sa.select(
+            day.host_school_id,
+            day.teacher_id,
+            sa.func.count().label("judged"),
+            _count(day.status.not_in(NOT_WORKDAYS)).label("workdays"),
+            _float(
+                sa.func.sum(
+                    sa.case(
+                        (day.status.in_(AT_WORK), part),
+                        (day.status == "half_day", part / 2),
+                        else_=0,
+                    )
+                )
+            ).label("days_at_work"),
+            _float(sa.func.sum(sa.case((day.status == "absent", part), else_=0))).label(
+                "absent_days"
+            ),
+            _count(day.status == "present").label("present"),
+            _count(day.status.in_(("late", "late_and_early_leave"))).label("late"),
+            _count(day.status.in_(("early_leave", "late_and_early_leave"))).label("early_leave"),
+            _count(day.status == "half_day").label("half_days"),
+            _count(day.status == "absent").label("absent"),
+            _count(day.status == "calendar_unpublished").label("unpublished_days"),
+            sa.func.sum(day.duty_halves).label("duty_halves"),
+            sa.func.sum(day.open_flags).label("open_flags"),
+        )
+        .where(
+            day.day >= first,
+            day.day <= last,
+            day.deleted_at.is_(None),
+            *only_listed(day.host_school_id),
+        )
+        .group_by(day.host_school_id, day.teacher_id)
+        .cte("sums")
+    )
+    pc = PunchCorrection
+    corrections = (
+        sa.select(pc.host_school_id, pc.teacher_id, sa.func.count().label("used"))
+        .where(
+            pc.status == "approved",
+            pc.deleted_at.is_(None),
+            pc.day >= first,
+            pc.day <= last,
+            *only_listed(pc.host_school_id),
+        )
+        .group_by(pc.host_school_id, pc.teacher_id)
+        .cte("corrections")
+    )
+    home = aliased(School)
+    ma = MonthlyAssessment
+    return (
+        sa.select(
+            hosted.c.host_school_id,
+            hosted.c.teacher_id,
+            hosted.c.days,
+            Teacher.staff_no,
+            Teacher.name,
+            home.id,
+            home.name,
+            *(sums.c[name] for name in _SUMS),
+            corrections.c.used,
+            ma.grade,
+            sa.cast(ma.dimensions, sa.Text),  # parsed only for the assessed
+            ma.comment,
+        )
+        .join(Teacher, Teacher.id == hosted.c.teacher_id)
+        .join(home, home.id == Teacher.home_school_id)
+        .outerjoin(
+            sums,
+            sa.and_(
+                sums.c.host_school_id == hosted.c.host_school_id,
+                sums.c.teacher_id == hosted.c.teacher_id,
+            ),
+        )
+        .outerjoin(
+            corrections,
+            sa.and_(
+                corrections.c.host_school_id == hosted.c.host_school_id,
+                corrections.c.teacher_id == hosted.c.teacher_id,
+            ),
+        )
+        .outerjoin(
+            ma,
+            sa.and_(
+                ma.host_school_id == hosted.c.host_school_id,
+                ma.teacher_id == hosted.c.teacher_id,
+                ma.month == first,
+            ),
+        )
+    )
+
+
+# The per-teacher sums of ``_month_rows``, in the order it returns them.
+_SUMS = (
+    "judged",
+    "workdays",
+    "days_at_work",
+    "absent_days",
+    "present",
+    "late",
+    "early_leave",
+    "half_days",
+    "absent",
+    "unpublished_days",
+    "duty_halves",
+    "open_flags",
+)
+
+# The month's statements read a tenth of a province's teacher days at a time: compiling
+# them (JIT) costs more than it saves; their hashes fit in memory with some room; and each
+# is planned for its own values (psycopg prepares a statement run five times, and a generic
+# plan cannot use the partial index of leave days nor see how many schools a batch has).
+_PLANNER = {"jit": "off", "work_mem": "64MB", "plan_cache_mode": "force_custom_plan"}
+
+
+def _execute_month_rows(
+    session: Session, first: date, last: date, school_ids: Sequence[uuid.UUID] | None
+) -> list[Any]:
+    with planner_settings(session, **_PLANNER):
+        return list(session.execute(_month_rows(first, last, school_ids)))
+
+
+_ON_LEAVE = TeacherDay.leave_halves > sa.literal_column("0")  # as the partial index says
+
+
+def _leave_by_type(
+    session: Session, first: date, last: date, school_ids: Sequence[uuid.UUID] | None
+) -> dict[Key, dict[str, float]]:
+    day = TeacherDay
+    stmt = (
+        sa.select(day.host_school_id, day.teacher_id, day.leave_type, sa.func.sum(day.leave_halves))
+        .where(day.day >= first, day.day <= last, day.deleted_at.is_(None), _ON_LEAVE)
+        .group_by(day.host_school_id, day.teacher_id, day.leave_type)
     )
     if school_ids is not None:
-        stmt = stmt.where(Secondment.host_school_id.in_(list(school_ids)))
-    expected: dict[Key, int] = defaultdict(int)
-    for school_id, teacher_id, start, end in session.execute(stmt):
-        expected[(school_id, teacher_id)] += (min(last, end) - max(first, start)).days + 1
-    return expected
+        stmt = stmt.where(day.host_school_id.in_(list(school_ids)))
+    leave: dict[Key, dict[str, float]] = defaultdict(dict)
+    with planner_settings(session, **_PLANNER):
+        found = list(session.execute(stmt))
+    for school_id, teacher_id, leave_type, halves in found:
+        leave[(school_id, teacher_id)][str(leave_type)] = halves / 2
+    # Sorted here, not in SQL: the database's collation is not Python's (nor the hash's).
+    return {key: dict(sorted(types.items())) for key, types in leave.items()}
 
 
 def tally(session: Session, school_id: uuid.UUID, month: date) -> list[dict[str, Any]]:
@@ -118,103 +315,41 @@ def tally_schools(
     session: Session, month: date, school_ids: Sequence[uuid.UUID] | None = None
 ) -> dict[uuid.UUID, list[dict[str, Any]]]:
     """The month's rows of many host schools at once (all when ``school_ids`` is None):
-    the same few statements whatever the number of schools, so a province's month end is
-    a handful of set-based queries rather than thousands of small ones."""
+    two statements whatever the number of schools, so a province's month end is a few
+    set-based queries rather than thousands of small ones."""
     first, last = month_bounds(month)
-    expected = _hosted(session, month, school_ids)
-    if not expected:
-        return {}
-    day = TeacherDay
-    part = (2 - day.leave_halves - day.duty_halves) / sa.literal(2.0)
-    in_month = sa.and_(day.day >= first, day.day <= last, day.deleted_at.is_(None))
-    corrections_in_month = sa.and_(
-        PunchCorrection.status == "approved",
-        PunchCorrection.deleted_at.is_(None),
-        PunchCorrection.day >= first,
-        PunchCorrection.day <= last,
-    )
-    assessed = MonthlyAssessment.month == first
-    if school_ids is not None:
-        ids = list(school_ids)
-        in_month = sa.and_(in_month, day.host_school_id.in_(ids))
-        corrections_in_month = sa.and_(
-            corrections_in_month, PunchCorrection.host_school_id.in_(ids)
-        )
-        assessed = sa.and_(assessed, MonthlyAssessment.host_school_id.in_(ids))
-    sums = {
-        (row.host_school_id, row.teacher_id): row
-        for row in session.execute(
-            sa.select(
-                day.host_school_id,
-                day.teacher_id,
-                sa.func.count().label("judged"),
-                _count(day.status.not_in(NOT_WORKDAYS)).label("workdays"),
-                sa.func.sum(
-                    sa.case(
-                        (day.status.in_(AT_WORK), part),
-                        (day.status == "half_day", part / 2),
-                        else_=0,
-                    )
-                ).label("days_at_work"),
-                sa.func.sum(sa.case((day.status == "absent", part), else_=0)).label("absent_days"),
-                _count(day.status == "present").label("present"),
-                _count(day.status.in_(("late", "late_and_early_leave"))).label("late"),
-                _count(day.status.in_(("early_leave", "late_and_early_leave"))).label(
-                    "early_leave"
-                ),
-                _count(day.status == "half_day").label("half_days"),
-                _count(day.status == "absent").label("absent"),
-                _count(day.status == "calendar_unpublished").label("unpublished_days"),
-                sa.func.sum(day.duty_halves).label("duty_halves"),
-                sa.func.sum(day.open_flags).label("open_flags"),
-            )
-            .where(in_month)
-            .group_by(day.host_school_id, day.teacher_id)
-        )
-    }
-    leave: dict[Key, dict[str, float]] = defaultdict(dict)
-    for school_id, teacher_id, leave_type, halves in session.execute(
-        sa.select(day.host_school_id, day.teacher_id, day.leave_type, sa.func.sum(day.leave_halves))
-        .where(in_month, day.leave_halves > 0)
-        .group_by(day.host_school_id, day.teacher_id, day.leave_type)
-    ):
-        leave[(school_id, teacher_id)][str(leave_type)] = halves / 2
-    corrections: dict[Key, int] = {
-        (school_id, teacher_id): count
-        for school_id, teacher_id, count in session.execute(
-            sa.select(PunchCorrection.host_school_id, PunchCorrection.teacher_id, sa.func.count())
-            .where(corrections_in_month)
-            .group_by(PunchCorrection.host_school_id, PunchCorrection.teacher_id)
-        )
-    }
-    assessments = {
-        (a.host_school_id, a.teacher_id): a
-        for a in session.scalars(sa.select(MonthlyAssessment).where(assessed))
-    }
-    home = aliased(School)
-    teacher_ids = sa.select(Secondment.teacher_id).where(
-        Secondment.status == "active",
-        Secondment.deleted_at.is_(None),
-        Secondment.start_on <= last,
-        Secondment.end_on >= first,
-        *([Secondment.host_school_id.in_(list(school_ids))] if school_ids is not None else []),
-    )
-    teachers = {
-        teacher_id: (staff_no, name, home_id, home_name)
-        for teacher_id, staff_no, name, home_id, home_name in session.execute(
-            sa.select(Teacher.id, Teacher.staff_no, Teacher.name, home.id, home.name)
-            .join(home, home.id == Teacher.home_school_id)
-            .where(Teacher.id.in_(teacher_ids))
-        )
-    }
+    leave = _leave_by_type(session, first, last, school_ids)
+    no_leave: dict[str, float] = {}
+    # Grades come from a small vocabulary: each distinct text is parsed once.
+    parsed: dict[str, dict[str, str]] = {}
     by_school: dict[uuid.UUID, list[dict[str, Any]]] = defaultdict(list)
-    for (school_id, teacher_id), days in expected.items():
-        staff_no, name, home_id, home_name = teachers[teacher_id]
-        key = (school_id, teacher_id)
-        s = sums.get(key)
-        days_at_work = float(s.days_at_work or 0) if s else 0.0
-        duty = (s.duty_halves or 0) / 2 if s else 0.0
-        assessment = assessments.get(key)
+    for (
+        school_id,
+        teacher_id,
+        days,
+        staff_no,
+        name,
+        home_id,
+        home_name,
+        judged,
+        workdays,
+        days_at_work,
+        absent_days,
+        present,
+        late,
+        early_leave,
+        half_days,
+        absent,
+        unpublished_days,
+        duty_halves,
+        open_flags,
+        corrections_used,
+        grade,
+        dimensions,
+        comment,
+    ) in _execute_month_rows(session, first, last, school_ids):
+        at_work = days_at_work or 0.0
+        duty = (duty_halves or 0) / 2
         by_school[school_id].append(
             {
                 "teacher_id": str(teacher_id),
@@ -223,38 +358,45 @@ def tally_schools(
                 "home_school_id": str(home_id),
                 "home_school_name": home_name,
                 "host_school_id": str(school_id),
-                "workdays": int(s.workdays or 0) if s else 0,
-                "days_at_work": days_at_work,
-                "present": int(s.present or 0) if s else 0,
-                "late": int(s.late or 0) if s else 0,
-                "early_leave": int(s.early_leave or 0) if s else 0,
-                "half_days": int(s.half_days or 0) if s else 0,
-                "absent": int(s.absent or 0) if s else 0,
-                "absent_days": float(s.absent_days or 0) if s else 0.0,
-                "leave_days": dict(sorted(leave[key].items())),
+                "workdays": workdays or 0,
+                "days_at_work": at_work,
+                "present": present or 0,
+                "late": late or 0,
+                "early_leave": early_leave or 0,
+                "half_days": half_days or 0,
+                "absent": absent or 0,
+                "absent_days": absent_days or 0.0,
+                "leave_days": leave.get((school_id, teacher_id), no_leave).copy(),
                 "official_duty_days": duty,
-                "corrections_used": int(corrections.get(key, 0)),
-                "open_flags": int(s.open_flags or 0) if s else 0,
-                "unpublished_days": int(s.unpublished_days or 0) if s else 0,
-                "unjudged_days": days - (int(s.judged) if s else 0),
-                "allowance_days": days_at_work + duty,
+                "corrections_used": corrections_used or 0,
+                "open_flags": open_flags or 0,
+                "unpublished_days": unpublished_days or 0,
+                "unjudged_days": days - (judged or 0),
+                "allowance_days": at_work + duty,
                 "assessment": None
-                if assessment is None
+                if grade is None
                 else {
-                    "grade": assessment.grade,
-                    "dimensions": dict(sorted(assessment.dimensions.items())),
-                    "comment": assessment.comment,
+                    "grade": grade,
+                    "dimensions": (
+                        parsed.get(dimensions)
+                        or parsed.setdefault(
+                            dimensions, dict(sorted(json.loads(dimensions).items()))
+                        )
+                    ).copy(),
+                    "comment": comment,
                 },
             }
         )
-    for rows in by_school.values():
-        rows.sort(key=lambda r: (r["staff_no"], r["teacher_id"]))
-    return dict(by_school)
+    # Serialized once here: the same text is hashed and then stored.
+    return {
+        school_id: SerializedList(sorted(rows, key=lambda r: (r["staff_no"], r["teacher_id"])))
+        for school_id, rows in by_school.items()
+    }
 
 
 def content_hash(rows: list[dict[str, Any]]) -> str:
-    text = json.dumps(rows, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
-    return hashlib.sha256(text.encode()).hexdigest()
+    """sha256 of the rows' canonical JSON: the text the database stores for them."""
+    return hashlib.sha256(canonical_json(rows).encode()).hexdigest()
 
 
 def diff(previous: list[dict[str, Any]], current: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -28,6 +28,7 @@ import argparse
 import contextlib
 import cProfile
 import io
+import multiprocessing
 import os
 import pstats
 import resource
@@ -101,6 +102,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         metavar="N",
         default=0,
         help="after the timed runs, roll up again under cProfile and print the top N",
+    )
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=2,
+        help="worker processes for the month end's batch jobs, as RQ workers take them (2)",
     )
     p.add_argument("--quick", action="store_true", help="2,000 teachers, 100 host schools")
     args = p.parse_args(argv)
@@ -725,6 +732,10 @@ class Rollup:
     reports: dict[uuid.UUID, tuple[uuid.UUID, int, str]]  # school → id, version, hash
     statements: int
     sql_seconds: float
+    workers: int = 1
+    pids: set[int] = field(default_factory=set)
+    worker_peak_rss_kb: int = 0  # the largest peak of the processes that did the work
+    cpu_seconds: float = 0.0  # Python's CPU in the processes that did the work
 
 
 def host_schools(app: Any, month: Month) -> list[uuid.UUID]:
@@ -762,34 +773,115 @@ def counting(engine: Any, stats: SqlStats) -> Iterator[SqlStats]:
         sa.event.remove(engine, "after_cursor_execute", stats.after)
 
 
-def rollup(app: Any, hosts: list[uuid.UUID], month: Month) -> Rollup:
-    """The month end as the jobs run it: batches of ``BATCH_SCHOOLS`` host schools, one
-    unit of work each (``backend.reports.jobs.tally_schools``)."""
-    from backend.db import database_of
+def _batches(hosts: list[uuid.UUID]) -> list[list[uuid.UUID]]:
     from backend.reports.jobs import BATCH_SCHOOLS
+
+    ordered = sorted(hosts)
+    return [ordered[i : i + BATCH_SCHOOLS] for i in range(0, len(ordered), BATCH_SCHOOLS)]
+
+
+@dataclass
+class BatchResult:
+    seconds: float
+    schools: int
+    reports: dict[uuid.UUID, tuple[uuid.UUID, int, str]]
+    statements: int
+    sql_seconds: float
+    pid: int
+    peak_rss_kb: int
+    cpu_seconds: float  # of the process that did it
+
+
+def tally_batch(app: Any, month_first: date, batch: list[uuid.UUID]) -> BatchResult:
+    """One month-end batch job's work (``reports.jobs.tally_schools``): one unit of work."""
+    from backend.db import database_of
     from backend.reports.services import tally_month
 
     database = database_of(app)
-    per_school: list[float] = []
-    reports: dict[uuid.UUID, tuple[uuid.UUID, int, str]] = {}
-    ordered = sorted(hosts)
+    cpu0 = time.process_time()
     with counting(database.engine, SqlStats()) as stats:
+        t0 = time.perf_counter()
+        with database.unit_of_work() as session:
+            issued = tally_month(session, month_first, "month end", batch)
+            # Not the rows: the job never reads them back (stored_reports counts them).
+            reports = {s: (r.id, r.version, r.content_hash) for s, r in issued.items()}
+        seconds = time.perf_counter() - t0
+    return BatchResult(
+        seconds,
+        len(batch),
+        reports,
+        stats.statements,
+        stats.seconds,
+        os.getpid(),
+        peak_rss_kb(),
+        time.process_time() - cpu0,
+    )
+
+
+# The app of the forked worker processes (set before the fork; see ``rollup``).
+_WORKER_APP: Any = None
+
+
+def _start_worker() -> None:
+    from backend.db import database_of
+
+    database_of(_WORKER_APP).engine.dispose(close=False)  # the parent's connections stay its own
+
+
+def _ready(_: int) -> int:
+    return os.getpid()
+
+
+def _worker_batch(job: tuple[date, list[uuid.UUID]]) -> BatchResult:
+    return tally_batch(_WORKER_APP, *job)
+
+
+def rollup(app: Any, hosts: list[uuid.UUID], month: Month, workers: int = 1) -> Rollup:
+    """The month end as the jobs run it: batches of ``BATCH_SCHOOLS`` host schools, one
+    unit of work each. ``workers`` > 1: on that many forked processes, each taking the next
+    batch when done — as that many ``rq worker`` processes take the month end's jobs
+    (started before the clock starts, like workers already waiting on the queue)."""
+    global _WORKER_APP
+    batches = _batches(hosts)
+    results: list[BatchResult] = []
+    if workers <= 1:
         started = time.perf_counter()
-        for i in range(0, len(ordered), BATCH_SCHOOLS):
-            batch = ordered[i : i + BATCH_SCHOOLS]
-            t0 = time.perf_counter()
-            with database.unit_of_work() as session:
-                issued = tally_month(session, month.first, "month end", batch)
-                for school_id, report in issued.items():
-                    # Not the rows: the job never reads them back (stored_reports counts them).
-                    reports[school_id] = (report.id, report.version, report.content_hash)
-            per_school.extend([(time.perf_counter() - t0) / len(batch)] * len(batch))
+        results = [tally_batch(app, month.first, batch) for batch in batches]
         seconds = time.perf_counter() - started
-    return Rollup(seconds, per_school, reports, stats.statements, stats.seconds)
+    else:
+        _WORKER_APP = app
+        context = multiprocessing.get_context("fork")
+        with context.Pool(workers, initializer=_start_worker) as pool:
+            pool.map(_ready, range(workers), chunksize=1)  # up before the clock starts
+            started = time.perf_counter()
+            jobs = [(month.first, batch) for batch in batches]
+            results = list(pool.imap_unordered(_worker_batch, jobs))
+            seconds = time.perf_counter() - started
+    per_school = [r.seconds / r.schools for r in results for _ in range(r.schools)]
+    reports = {school: report for r in results for school, report in r.reports.items()}
+    return Rollup(
+        seconds,
+        per_school,
+        reports,
+        sum(r.statements for r in results),
+        sum(r.sql_seconds for r in results),
+        workers=max(1, workers),
+        pids={r.pid for r in results},
+        worker_peak_rss_kb=max(r.peak_rss_kb for r in results) if results else 0,
+        cpu_seconds=sum(r.cpu_seconds for r in results),
+    )
+
+
+def forget_reports(dsn: str, month: Month) -> None:
+    """Back to the month before its first roll-up (no reports, no dead rows)."""
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute("DELETE FROM host_month_reports WHERE month = %s", (month.first,))
+        conn.execute("VACUUM ANALYZE host_month_reports")
+        conn.execute("CHECKPOINT")
 
 
 def stored_reports(dsn: str, month: Month) -> tuple[int, int, dict[str, int]]:
-    """(reports, rows in them, sums of some columns over all rows)."""
+    """(reports, rows in them, sums of some columns over all rows), after R1 and R2."""
     with psycopg.connect(dsn) as conn:
         count, rows = conn.execute(
             "SELECT count(*), coalesce(sum(json_array_length(rows)), 0) FROM host_month_reports"
@@ -948,6 +1040,7 @@ def report(
     base: Baseline,
     first: Rollup,
     second: Rollup,
+    parallel: Rollup,
     memory: Memory,
     stored: tuple[int, int, dict[str, int]],
     cpu: dict[str, CpuUse],
@@ -965,9 +1058,17 @@ def report(
             " pg_size_pretty(pg_database_size(current_database()))"
         ).fetchone() or ("?", "?", "?")
     schools = len(first.per_school)
-    ratio = first.seconds / base.seconds if base.seconds else 0.0
+    ratio = parallel.seconds / base.seconds if base.seconds else 0.0
+    ratio1 = first.seconds / base.seconds if base.seconds else 0.0
     ratio2 = second.seconds / base.seconds if base.seconds else 0.0
-    rss_mb = memory.rollup_peak_kb / 1024
+    rss_mb = max(memory.rollup_peak_kb, parallel.worker_peak_rss_kb) / 1024
+    same_as_one_worker = sum(
+        1
+        for school, made in parallel.reports.items()
+        if school in first.reports and first.reports[school][2] == made[2]
+    )
+    cpu_b = (cpu["B"].client + cpu["B"].postgres) * base.seconds if "B" in cpu else 0.0
+    cpu_r = (cpu["R1"].client + cpu["R1"].postgres) * first.seconds if "R1" in cpu else 0.0
     unchanged = sum(
         1
         for school, again in second.reports.items()
@@ -1033,20 +1134,36 @@ def report(
         f"{spread}, {base.rows:,} rows",
     )
     row(
-        f"R  roll-up: tally_month, {schools:,} schools in batches",
+        f"R  month end on {parallel.workers} workers, {schools:,} schools",
+        f"{parallel.seconds:.2f} s",
+        f"{len(parallel.pids)} processes took batches",
+    )
+    row("   ratio R / B", f"{ratio:.2f}x", "", f"<= {TARGET_RATIO:g}x", ratio <= TARGET_RATIO)
+    row(
+        "R1 the same on one worker (in this process)",
         f"{first.seconds:.2f} s",
-        f"{statistics.mean(first.per_school) * 1000:.1f} ms/school mean",
+        f"{ratio1:.2f}x B; {statistics.mean(first.per_school) * 1000:.1f} ms/school",
     )
-    row("   ratio R / B", f"{ratio:.1f}x", "", f"<= {TARGET_RATIO:g}x", ratio <= TARGET_RATIO)
+    if cpu_b and cpu_r:
+        row(
+            "   CPU time R1 / B (this process + PostgreSQL)",
+            f"{cpu_r / cpu_b:.2f}x",
+            f"{cpu_r:.1f} vs {cpu_b:.1f} core-seconds",
+        )
     row(
-        "R2 roll-up again (nothing changed)",
+        "R2 roll-up again (nothing changed, one worker)",
         f"{second.seconds:.2f} s",
-        f"{ratio2:.1f}x B; {unchanged:,}/{len(second.reports):,} same hash",
+        f"{ratio2:.2f}x B; {unchanged:,}/{len(second.reports):,} same hash",
     )
     row(
-        "peak RSS during the roll-ups",
+        f"reports of R ({parallel.workers} workers) vs R1 (one)",
+        f"{same_as_one_worker:,}",
+        f"of {len(first.reports):,} schools: same hash",
+    )
+    row(
+        "peak RSS of a roll-up process",
         f"{rss_mb:,.0f} MB",
-        f"at start {mb(memory.rollup_start_kb)}",
+        f"R1/R2 {mb(memory.rollup_peak_kb)}, worker {mb(parallel.worker_peak_rss_kb)}",
         f"<= {TARGET_RSS_MB:g} MB",
         rss_mb <= TARGET_RSS_MB,
     )
@@ -1060,7 +1177,7 @@ def report(
     print(f" baseline plan: {base.plan}")
     for phase, use in cpu.items():
         print(f" CPU cores during {phase}: {use.text()}")
-    for name, r in (("R ", first), ("R2", second)):
+    for name, r in (("R1", first), ("R2", second)):
         per = r.seconds / max(1, len(r.per_school)) * 1000
         sql = r.sql_seconds / max(1, len(r.per_school)) * 1000
         print(
@@ -1158,14 +1275,22 @@ def main(argv: list[str] | None = None) -> int:
         before_peak = peak_rss_kb()
         reset = reset_peak_rss()
         start_kb = current_rss_kb()
-        with measuring_cpu(args.db, cpu, "R"):
+        with measuring_cpu(args.db, cpu, "R1"):
             first = rollup(app, hosts, month)
-        log(f"roll-up {first.seconds:.2f} s; again (should issue nothing new)")
+        log(f"roll-up on one worker {first.seconds:.2f} s; again (should issue nothing new)")
         with measuring_cpu(args.db, cpu, "R2"):
             second = rollup(app, hosts, month)
         memory = Memory(before_peak, start_kb, peak_rss_kb(), reset)
         log(f"second roll-up {second.seconds:.2f} s")
         stored = stored_reports(dsn, month)
+        forget_reports(dsn, month)
+        log(f"reports deleted; roll-up on {args.workers} workers")
+        with measuring_cpu(args.db, cpu, "R"):
+            parallel = rollup(app, hosts, month, workers=args.workers)
+        # The workers' own CPU, measured by them (they may end between two samples).
+        cpu["R"].client += parallel.cpu_seconds / max(1e-9, parallel.seconds)
+        cpu["R"].other = max(0.0, cpu["R"].box - cpu["R"].client - cpu["R"].postgres)
+        log(f"roll-up on {args.workers} workers {parallel.seconds:.2f} s")
         report(
             args,
             dsn,
@@ -1177,6 +1302,7 @@ def main(argv: list[str] | None = None) -> int:
             base,
             first,
             second,
+            parallel,
             memory,
             stored,
             cpu,

@@ -32,6 +32,7 @@ def test_a_report_stores_the_text_its_hash_was_computed_from(
     stored = session.scalar(
         sa.select(sa.cast(HostMonthReport.rows, sa.Text)).where(HostMonthReport.id == report.id)
     )
+    assert isinstance(stored, str)
     assert stored == canonical_json(json.loads(stored))
     assert hashlib.sha256(stored.encode()).hexdigest() == report.content_hash
 
@@ -40,7 +41,7 @@ def test_planner_settings_apply_inside_the_block_only(session: Session, is_postg
     def work_mem() -> str | None:
         if not is_postgres:
             return None
-        return session.scalar(sa.text("SELECT current_setting('work_mem')"))
+        return str(session.scalar(sa.text("SELECT current_setting('work_mem')")))
 
     before = work_mem()
     with planner_settings(session, work_mem="77MB"):

@@ -308,31 +308,37 @@ def _configure_sqlite(engine: Engine, busy_timeout_ms: int) -> None:
 
 
 def canonical_json(value: Any) -> str:
-    """How every JSON column is written: sorted keys, compact, Chinese kept as is. Equal
-    values are stored as equal text, and a hash of this text is a hash of the content.
-    A :class:`SerializedList` is written as the text it already carries."""
-    if isinstance(value, SerializedList):
-        return value.text
+    """Sorted keys, compact, Chinese kept as is: equal values give equal text, so a hash of
+    it is a hash of the content."""
     return json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
 
 
 class SerializedList(list[Any]):
     """A JSON array with its canonical text, made once: for a large value that is both
-    hashed and stored (a monthly report's rows). Never changed after it is made."""
+    hashed and stored (a monthly report's rows), written as that very text. Never changed
+    after it is made."""
 
     def __init__(self, items: list[Any]) -> None:
         super().__init__(items)
         self.text = canonical_json(items)
 
 
+def stored_json(value: Any) -> str:
+    """How JSON columns are written: compact, Chinese kept as is, keys in their order (a
+    tus upload echoes its metadata as sent); a :class:`SerializedList` as its own text."""
+    if isinstance(value, SerializedList):
+        return value.text
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
 def create_engine(settings: Settings) -> Engine:
     if settings.is_sqlite:
         settings.instance_path.mkdir(parents=True, exist_ok=True)
-        engine = sa.create_engine(settings.database_url, json_serializer=canonical_json)
+        engine = sa.create_engine(settings.database_url, json_serializer=stored_json)
         _configure_sqlite(engine, settings.sqlite_busy_timeout_ms)
         return engine
     return sa.create_engine(
-        settings.database_url, pool_pre_ping=True, pool_size=10, json_serializer=canonical_json
+        settings.database_url, pool_pre_ping=True, pool_size=10, json_serializer=stored_json
     )
 
 

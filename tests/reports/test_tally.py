@@ -9,19 +9,20 @@ import json
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from backend.db import SerializedList, canonical_json, planner_settings
+from backend.db import SerializedList, canonical_json, planner_settings, stored_json
 from backend.reports import services
 from backend.reports.models import HostMonthReport
 from tests.factories import World
 from tests.reports.test_flow import LAST_MONTH
 
 
-def test_canonical_json_sorts_keys_keeps_chinese_and_reuses_a_serialized_list() -> None:
+def test_canonical_json_sorts_keys_keeps_chinese_and_a_serialized_list_is_written_as_is() -> None:
     value = [{"b": 1, "a": "张老师", "c": 0.5}]
     assert canonical_json(value) == '[{"a":"张老师","b":1,"c":0.5}]'
     serialized = SerializedList(value)
-    assert serialized == value
-    assert canonical_json(serialized) is serialized.text
+    assert serialized == value and serialized.text == canonical_json(value)
+    assert stored_json(serialized) is serialized.text
+    assert stored_json(value) == '[{"b":1,"a":"张老师","c":0.5}]'  # other values keep their order
 
 
 def test_a_report_stores_the_text_its_hash_was_computed_from(

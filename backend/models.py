@@ -13,6 +13,15 @@ from backend.attendance.rule_models import AttendanceRule
 from backend.auth.models import Device, RefreshToken, User
 from backend.db import Base, SyncClock
 from backend.exchange.models import Secondment, SecondmentExtension, Teacher
+from backend.inspection.models import (
+    InspectionPlan,
+    InspectorConflict,
+    SpotCheck,
+    SpotCheckFinding,
+    SpotCheckInspector,
+    SpotCheckTeacher,
+    SpotCheckVisit,
+)
 from backend.jobs import OutboxJob
 from backend.org.models import (
     Community,
@@ -42,6 +51,8 @@ __all__ = [
     "FlagReview",
     "HomeMonthReport",
     "HostMonthReport",
+    "InspectionPlan",
+    "InspectorConflict",
     "LeaveRequest",
     "MembershipChange",
     "MonthlyAssessment",
@@ -60,6 +71,11 @@ __all__ = [
     "SchoolDayException",
     "Secondment",
     "SecondmentExtension",
+    "SpotCheck",
+    "SpotCheckFinding",
+    "SpotCheckInspector",
+    "SpotCheckTeacher",
+    "SpotCheckVisit",
     "SyncClock",
     "Teacher",
     "TeacherDay",

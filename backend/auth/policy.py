@@ -31,6 +31,13 @@ from backend.auth.tokens import decode_access_token
 from backend.db import Base
 from backend.errors import AuthenticationFailed, NotFound, PermissionDenied
 from backend.exchange.models import Secondment, Teacher
+from backend.inspection.models import (
+    InspectionPlan,
+    InspectorConflict,
+    SpotCheck,
+    SpotCheckInspector,
+    SpotCheckVisit,
+)
 from backend.org.models import Community, CommunityMembership, MembershipChange, Region, School
 from backend.reports.models import HomeMonthReport, HostMonthReport, ReportRun
 
@@ -64,6 +71,13 @@ class Resource(StrEnum):
     HOST_REPORT = "host_report"
     HOME_REPORT = "home_report"
     REPORT_RUN = "report_run"
+    # Random spot checks (双随机、一公开). A spot check is secret until visited: its
+    # inspectors and the bureau see it; the inspected school only once it was visited;
+    # teachers never.
+    INSPECTION_PLAN = "inspection_plan"
+    SPOT_CHECK = "spot_check"
+    SPOT_CHECK_VISIT = "spot_check_visit"
+    INSPECTOR_CONFLICT = "inspector_conflict"
 
 
 class Action(StrEnum):
@@ -230,6 +244,30 @@ def _devices_of(users: Condition, p: Principal) -> Condition:
     return sa.or_(Device.user_id == p.user_id, Device.user_id.in_(sa.select(User.id).where(users)))
 
 
+def _assigned_spot_checks(p: Principal) -> sa.Select[Any]:
+    return sa.select(SpotCheckInspector.spot_check_id).where(
+        SpotCheckInspector.inspector_id == p.user_id
+    )
+
+
+def _spot_checks_in_region(p: Principal) -> sa.Select[Any]:
+    return sa.select(SpotCheck.id).where(
+        SpotCheck.plan_id.in_(
+            sa.select(InspectionPlan.id).where(_in_region(InspectionPlan.region_id, p))
+        )
+    )
+
+
+def _visited_at_school(p: Principal) -> sa.Select[Any]:
+    return sa.select(SpotCheck.id).where(
+        SpotCheck.school_id == p.school_id, SpotCheck.status == "visited"
+    )
+
+
+def _inspectors_of_region(p: Principal) -> sa.Select[Any]:
+    return sa.select(User.id).where(User.role == "inspector", User.region_id.in_(_regions_below(p)))
+
+
 ScopeFn = Callable[[Principal], Condition]
 BUREAU = ("bureau_admin",)
 OVERSIGHT = ("bureau_admin", "inspector")
@@ -389,6 +427,32 @@ POLICY: dict[tuple[Resource, Action], dict[str, ScopeFn]] = {
         **_each(OVERSIGHT, lambda p: ReportRun.school_id.in_(_schools_in_region(p))),
         "school_admin": lambda p: ReportRun.school_id == p.school_id,
     },
+    (Resource.INSPECTION_PLAN, Action.READ): _each(
+        BUREAU, lambda p: _in_region(InspectionPlan.region_id, p)
+    ),
+    # Creating and editing a plan; APPROVE: committing, drawing, revealing, cancelling it.
+    (Resource.INSPECTION_PLAN, Action.WRITE): _each(
+        BUREAU, lambda p: _in_region(InspectionPlan.region_id, p)
+    ),
+    (Resource.INSPECTION_PLAN, Action.APPROVE): _each(
+        BUREAU, lambda p: _in_region(InspectionPlan.region_id, p)
+    ),
+    (Resource.SPOT_CHECK, Action.READ): {
+        "bureau_admin": lambda p: SpotCheck.id.in_(_spot_checks_in_region(p)),
+        "inspector": lambda p: SpotCheck.id.in_(_assigned_spot_checks(p)),
+        "school_admin": lambda p: SpotCheck.id.in_(_visited_at_school(p)),
+    },
+    (Resource.SPOT_CHECK_VISIT, Action.READ): {
+        "bureau_admin": lambda p: SpotCheckVisit.spot_check_id.in_(_spot_checks_in_region(p)),
+        "inspector": lambda p: SpotCheckVisit.inspector_id == p.user_id,
+        "school_admin": lambda p: SpotCheckVisit.spot_check_id.in_(_visited_at_school(p)),
+    },
+    (Resource.INSPECTOR_CONFLICT, Action.READ): _each(
+        BUREAU, lambda p: InspectorConflict.inspector_id.in_(_inspectors_of_region(p))
+    ),
+    (Resource.INSPECTOR_CONFLICT, Action.WRITE): _each(
+        BUREAU, lambda p: InspectorConflict.inspector_id.in_(_inspectors_of_region(p))
+    ),
     (Resource.USER, Action.READ): {
         "bureau_admin": _users_of_region,
         "school_admin": _users_of_school,
@@ -426,6 +490,10 @@ MODELS: dict[Resource, type[Base]] = {
     Resource.HOST_REPORT: HostMonthReport,
     Resource.HOME_REPORT: HomeMonthReport,
     Resource.REPORT_RUN: ReportRun,
+    Resource.INSPECTION_PLAN: InspectionPlan,
+    Resource.SPOT_CHECK: SpotCheck,
+    Resource.SPOT_CHECK_VISIT: SpotCheckVisit,
+    Resource.INSPECTOR_CONFLICT: InspectorConflict,
 }
 
 

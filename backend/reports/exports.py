@@ -65,6 +65,15 @@ FIELD_NAMES = {
     "unjudged_days": "未判定天数",
     "allowance_days": "津贴计算天数",
     "assessment": "月考核",
+    "spot_checks": "随机抽查",
+}
+# A row's spot-check counts (reports.tally.SPOT_CHECK_COUNTS) as the forms name them.
+SPOT_CHECK_NAMES = {
+    "checked": "抽查次数",
+    "present": "抽查在岗",
+    "absent": "抽查缺岗",
+    "on_leave": "抽查请假",
+    "discrepancies": "抽查与考勤不符",
 }
 HIDDEN_DIFF_FIELDS = frozenset({"teacher_id", "home_school_id", "host_school_id"})
 
@@ -141,6 +150,11 @@ def _leave(code: str) -> Callable[[dict[str, Any]], Any]:
     return lambda row: number((row.get("leave_days") or {}).get(code, 0))
 
 
+def _spot_checks(name: str) -> Callable[[dict[str, Any]], Any]:
+    # Rows tallied before spot checks existed have no counts: nothing was checked.
+    return lambda row: (row.get("spot_checks") or {}).get(name, 0)
+
+
 def columns(export: ReportExport) -> list[Column]:
     if export.kind == "host":
         other = Column("原单位", lambda row: row.get("home_school_name", ""), 22)
@@ -168,6 +182,11 @@ def columns(export: ReportExport) -> list[Column]:
         Column("公差/培训天数", _field("official_duty_days"), 10),
         Column("补卡次数", _field("corrections_used")),
         Column("待审标记", _field("open_flags")),
+        *(
+            Column(header, _spot_checks(name), 8)
+            for name, header in SPOT_CHECK_NAMES.items()
+            if name in ("checked", "present", "absent", "discrepancies")
+        ),
         Column("月考核", lambda row: grade_name(row.get("assessment")), 8),
         Column("津贴计算天数", _field("allowance_days"), 10),
     ]
@@ -327,6 +346,8 @@ def describe(name: str, value: Any) -> str:
         return "，".join(f"{LEAVE_NAMES.get(k, k)} {number(v)}" for k, v in value.items()) or "无"
     if name == "assessment" and isinstance(value, dict):
         return grade_name(value)
+    if name == "spot_checks" and isinstance(value, dict):
+        return "，".join(f"{SPOT_CHECK_NAMES.get(k, k)} {v}" for k, v in value.items())
     if isinstance(value, bool):
         return "是" if value else "否"
     if isinstance(value, int | float):

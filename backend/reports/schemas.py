@@ -24,6 +24,16 @@ class RowAssessmentSchema(Schema):
     comment = fields.String()
 
 
+class RowSpotChecksSchema(Schema):
+    checked = fields.Integer(metadata={"description": "Spot checks of the teacher."})
+    present = fields.Integer(metadata={"description": "…that found them at work."})
+    absent = fields.Integer(metadata={"description": "…that found them absent."})
+    on_leave = fields.Integer(metadata={"description": "…that found them on approved leave."})
+    discrepancies = fields.Integer(
+        metadata={"description": "…whose finding disagrees with the attendance record."}
+    )
+
+
 class ReportRowSchema(Schema):
     """One teacher's month (the columns of ``backend.reports.tally``)."""
 
@@ -55,6 +65,10 @@ class ReportRowSchema(Schema):
         metadata={"description": "Days the rural post allowance counts (000 §五(六))."}
     )
     assessment = fields.Nested(RowAssessmentSchema, allow_none=True)
+    spot_checks = fields.Nested(
+        RowSpotChecksSchema,
+        metadata={"description": "The month's random spot checks (双随机) of the teacher here."},
+    )
 
 
 class FieldChangeSchema(Schema):

@@ -15,7 +15,11 @@ gives the same rows and the same hash). The counting rules are those of
 - ``allowance_days``: ``days_at_work + official_duty_days`` — the days the rural post
   allowance (000 §五(六)) counts: at the post, or away on the school's or bureau's duty;
 - ``unjudged_days``: days of the secondment in the month with no stored day (the tally
-  job stores them first, so a confirmed report has none).
+  job stores them first, so a confirmed report has none);
+- ``spot_checks``: the month's random spot checks of the teacher there (双随机, 000 §六):
+  ``checked`` (spot checks), ``present``, ``absent``, ``on_leave`` (spot checks where a
+  visit found so) and ``discrepancies`` (spot checks whose finding disagrees with the
+  attendance record). Co-inspectors file a visit each: a spot check counts once.
 """
 
 from __future__ import annotations
@@ -42,6 +46,12 @@ from backend.attendance.request_models import PunchCorrection
 from backend.clock import month_bounds
 from backend.db import SerializedList, canonical_json, planner_settings
 from backend.exchange.models import Secondment, Teacher
+from backend.inspection.models import (
+    ABSENT_FINDINGS,
+    PRESENT_FINDINGS,
+    SpotCheckFinding,
+    SpotCheckVisit,
+)
 from backend.org.models import School
 
 
@@ -209,6 +219,27 @@ def _month_rows(first: date, last: date, school_ids: Sequence[uuid.UUID] | None)
         .group_by(pc.host_school_id, pc.teacher_id)
         .cte("corrections")
     )
+    f, v = SpotCheckFinding, SpotCheckVisit
+
+    def checks_where(condition: sa.ColumnElement[bool]) -> sa.ColumnElement[int]:
+        return sa.func.count(sa.distinct(sa.case((condition, f.spot_check_id))))
+
+    spot_checks = (
+        sa.select(
+            f.host_school_id,
+            f.teacher_id,
+            sa.func.count(sa.distinct(f.spot_check_id)).label("checked"),
+            checks_where(f.finding.in_(PRESENT_FINDINGS)).label("present"),
+            checks_where(f.finding.in_(ABSENT_FINDINGS)).label("absent"),
+            checks_where(f.finding == "on_approved_leave").label("on_leave"),
+            # Stored compact (db.stored_json): no discrepancy is exactly "[]".
+            checks_where(sa.cast(f.discrepancies, sa.Text) != "[]").label("discrepancies"),
+        )
+        .join(v, sa.and_(v.id == f.visit_id, v.deleted_at.is_(None)))
+        .where(f.day >= first, f.day <= last, *only_listed(f.host_school_id))
+        .group_by(f.host_school_id, f.teacher_id)
+        .cte("spot_checks")
+    )
     home = aliased(School)
     ma = MonthlyAssessment
     return (
@@ -225,6 +256,7 @@ def _month_rows(first: date, last: date, school_ids: Sequence[uuid.UUID] | None)
             ma.grade,
             sa.cast(ma.dimensions, sa.Text),  # parsed only for the assessed
             ma.comment,
+            *(spot_checks.c[name] for name in SPOT_CHECK_COUNTS),
         )
         .join(Teacher, Teacher.id == hosted.c.teacher_id)
         .join(home, home.id == Teacher.home_school_id)
@@ -250,7 +282,18 @@ def _month_rows(first: date, last: date, school_ids: Sequence[uuid.UUID] | None)
                 ma.month == first,
             ),
         )
+        .outerjoin(
+            spot_checks,
+            sa.and_(
+                spot_checks.c.host_school_id == hosted.c.host_school_id,
+                spot_checks.c.teacher_id == hosted.c.teacher_id,
+            ),
+        )
     )
+
+
+# A row's ``spot_checks``, in the order ``_month_rows`` returns them.
+SPOT_CHECK_COUNTS = ("checked", "present", "absent", "on_leave", "discrepancies")
 
 
 # The per-teacher sums of ``_month_rows``, in the order it returns them.
@@ -347,6 +390,7 @@ def tally_schools(
         grade,
         dimensions,
         comment,
+        *checks,
     ) in _execute_month_rows(session, first, last, school_ids):
         at_work = days_at_work or 0.0
         duty = (duty_halves or 0) / 2
@@ -385,6 +429,7 @@ def tally_schools(
                     ).copy(),
                     "comment": comment,
                 },
+                "spot_checks": dict(zip(SPOT_CHECK_COUNTS, (n or 0 for n in checks), strict=True)),
             }
         )
     # Serialized once here: the same text is hashed and then stored.

@@ -44,6 +44,7 @@ def _row(staff_no: str, name: str, **extra: Any) -> dict[str, Any]:
         "unjudged_days": 0,
         "allowance_days": 18.5,
         "assessment": None,
+        "spot_checks": {"checked": 0, "present": 0, "absent": 0, "on_leave": 0, "discrepancies": 0},
     }
     row.update(extra)
     return row
@@ -55,6 +56,7 @@ ROWS = [
         "王芳",
         leave_days={"personal": 1.0, "sick": 1.5},
         assessment={"grade": "excellent", "dimensions": {}, "comment": ""},
+        spot_checks={"checked": 2, "present": 1, "absent": 1, "on_leave": 0, "discrepancies": 1},
     ),
     # A name from an imported file that a spreadsheet would run as a formula.
     _row("T002", "=HYPERLINK(1)", leave_days={"study": 2.0}, absent_days=0.5, open_flags=2),
@@ -68,6 +70,10 @@ DIFF = [
             "absent": {"before": 1, "after": 0},
             "leave_days": {"before": {"sick": 1.5}, "after": {"personal": 1.0, "sick": 1.5}},
             "assessment": {"before": None, "after": {"grade": "excellent"}},
+            "spot_checks": {
+                "before": {"checked": 1, "present": 1, "absent": 0},
+                "after": {"checked": 2, "present": 1, "absent": 1},
+            },
         },
     },
     {"teacher_id": "t-T009", "teacher_name": "李雷", "change": "removed", "fields": {}},
@@ -106,6 +112,10 @@ HEADERS = [
     "公差/培训天数",
     "补卡次数",
     "待审标记",
+    "抽查次数",
+    "抽查在岗",
+    "抽查缺岗",
+    "抽查与考勤不符",
     "月考核",
     "津贴计算天数",
 ]
@@ -134,11 +144,13 @@ def test_the_xlsx_is_the_office_summary_sheet() -> None:
     assert "生成时间：2026-11-02 09:30" in info  # China time
     assert _sheet_values(ws, HEADER_ROW) == HEADERS
     assert _sheet_values(ws, FIRST_DATA_ROW) == [
-        "T001", "王芳", "城关一小", 21, 17.5, 2, 1, 1, 0, 1.5, 1, 0, 1, 1, 0, "优秀", 18.5,
+        "T001", "王芳", "城关一小", 21, 17.5, 2, 1, 1, 0, 1.5, 1, 0, 1, 1, 0, 2, 1, 1, 1, "优秀",
+        18.5,
     ]  # fmt: skip
     second = _sheet_values(ws, FIRST_DATA_ROW + 1)
     assert second[1] == "=HYPERLINK(1)" and second[11] == 2 and second[8] == 0.5
-    assert second[15] is None  # not assessed: an empty cell
+    assert second[15:19] == [0, 0, 0, 0]  # nobody checked: zeros, not blanks
+    assert second[19] is None  # not assessed: an empty cell
     # Plain values only: the formula-looking name is text, and no cell holds a formula.
     assert ws.cell(FIRST_DATA_ROW + 1, 2).data_type == "s"
     assert all(c.data_type != "f" for row in ws.iter_rows() for c in row)
@@ -176,6 +188,14 @@ def test_an_amendment_lists_its_changes_on_a_second_sheet() -> None:
         ["T001", "王芳", "更正", "缺勤天次", "1", "0"],
         ["T001", "王芳", "更正", "请假天数", "病假 1.5", "事假 1，病假 1.5"],
         ["T001", "王芳", "更正", "月考核", None, "优秀"],
+        [
+            "T001",
+            "王芳",
+            "更正",
+            "随机抽查",
+            "抽查次数 1，抽查在岗 1，抽查缺岗 0",
+            "抽查次数 2，抽查在岗 1，抽查缺岗 1",
+        ],
         [None, "李雷", "移除", None, None, None],
     ]
 
@@ -207,10 +227,11 @@ def test_the_csv_has_a_bom_one_chinese_header_row_and_plain_values() -> None:
     assert header == HEADERS
     assert first == [
         "T001", "王芳", "城关一小", "21", "17.5", "2", "1", "1", "0", "1.5", "1", "0", "1",
-        "1", "0", "优秀", "18.5",
+        "1", "0", "2", "1", "1", "1", "优秀", "18.5",
     ]  # fmt: skip
     assert second[1] == "'=HYPERLINK(1)"  # not run as a formula when opened
-    assert second[15] == ""
+    assert second[19] == ""  # no assessment
+    assert second[15:19] == ["0", "0", "0", "0"]  # nobody checked
 
 
 @pytest.mark.parametrize(("value", "shown"), [(3.0, 3), (1.5, 1.5), (None, 0), (2, 2), (0.0, 0)])

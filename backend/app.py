@@ -30,6 +30,10 @@ from backend.errors import register_error_handlers
 from backend.exchange.api import blueprints as exchange_blueprints
 from backend.extensions import Api, StrictJSONProvider, api_config, store_settings
 from backend.imports.api import blp as imports_blp
+from backend.inspection import crosscheck as _inspection_crosscheck  # noqa: F401 - subscriptions
+from backend.inspection import photos as _inspection_photos  # noqa: F401 - media subscriptions
+from backend.inspection.plans_api import blueprints as inspection_plan_blueprints
+from backend.inspection.visits_api import visits_blp
 from backend.org.api import blueprints as org_blueprints
 from backend.reports import jobs as _report_jobs  # noqa: F401 - late-data subscription
 from backend.reports.api import reports_blp
@@ -52,6 +56,8 @@ BLUEPRINTS = [
     views_blp,
     imports_blp,
     reports_blp,
+    *inspection_plan_blueprints,
+    visits_blp,
     sync_blp,
     photos_blp,
     quarantine_blp,

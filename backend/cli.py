@@ -15,6 +15,7 @@ from flask.cli import AppGroup, with_appcontext
 from backend.config import PROJECT_ROOT
 from backend.db import db
 from backend.errors import DomainError
+from backend.inspection.cli import inspection_group
 
 
 def alembic_config() -> Config:
@@ -207,3 +208,4 @@ def register(app: Flask) -> None:
     app.cli.add_command(create_region_command)
     app.cli.add_command(create_user_command)
     app.cli.add_command(demo_data_command)
+    app.cli.add_command(inspection_group)

@@ -1,7 +1,8 @@
 """The synced tables. Version 1: check_ins (pushed by teachers), and the teacher's own
 secondments and the schools involved (read-only, pulled). Version 2 adds the teacher's
 leave requests and punch corrections (pushed; ``sync.request_tables``) and their judged
-attendance days (read-only)."""
+attendance days (read-only). Version 3 adds an inspector's spot checks (read-only) and
+visits (pushed; ``sync.inspection_tables``)."""
 
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ from backend.auth.policy import Action, Principal, Resource, scope
 from backend.clock import days_ago, epoch_ms, today
 from backend.exchange.models import Secondment, Teacher
 from backend.org.models import School
+from sync.inspection_tables import SPOT_CHECK_VISITS, SPOT_CHECKS
 from sync.registry import Column, Registry, Rejected, SyncTable, WireType
 from sync.request_tables import LEAVE_REQUESTS, PUNCH_CORRECTIONS
 
@@ -342,5 +344,14 @@ ATTENDANCE_DAYS = SyncTable(
 )
 
 REGISTRY = Registry(
-    [CHECK_INS, SECONDMENTS, SCHOOLS, LEAVE_REQUESTS, PUNCH_CORRECTIONS, ATTENDANCE_DAYS]
+    [
+        CHECK_INS,
+        SECONDMENTS,
+        SCHOOLS,
+        LEAVE_REQUESTS,
+        PUNCH_CORRECTIONS,
+        ATTENDANCE_DAYS,
+        SPOT_CHECKS,
+        SPOT_CHECK_VISITS,
+    ]
 )

@@ -200,18 +200,26 @@ def run(inputs: dict[str, Any], seed: str, beacon: str = "") -> list[Visit]:
 def verify(record: dict[str, Any]) -> dict[str, Any]:
     """Check a published draw record: the seed matches its commitment, the inputs their
     digest, and re-running the draw gives the published spot checks."""
-    inputs, seed = record["inputs"], record.get("seed")
+    if not isinstance(record, dict):
+        return {"verified": False, "reason": "a draw record is a JSON object"}
+    seed = record.get("seed")
     if not seed:
         return {"verified": False, "reason": "the seed is not revealed yet"}
-    checks = {
-        "seed_matches_commitment": commitment(seed) == record["seed_commitment"],
-        "inputs_match_digest": inputs_digest(inputs) == record["inputs_digest"],
-    }
-    visits = run(inputs, seed, record.get("beacon", ""))
-    checks["result_matches"] = (
-        result_digest(visits) == record["result_digest"]
-        and [v.as_json() for v in visits] == record["visits"]
-    )
+    try:
+        inputs = record["inputs"]
+        checks = {
+            "seed_matches_commitment": commitment(seed) == record["seed_commitment"],
+            "inputs_match_digest": inputs_digest(inputs) == record["inputs_digest"],
+        }
+        visits = run(inputs, seed, record.get("beacon", ""))
+        checks["result_matches"] = (
+            result_digest(visits) == record["result_digest"]
+            and [v.as_json() for v in visits] == record["visits"]
+        )
+    except (KeyError, TypeError, AttributeError, ValueError) as exc:
+        # A damaged or tampered record (DrawImpossible is a ValueError) is "not verified",
+        # with the reason, never a crash of the verifier.
+        return {"verified": False, "reason": f"not a valid draw record: {exc!r}"}
     return {
         "verified": all(checks.values()),
         **checks,

@@ -42,6 +42,8 @@ def test_only_login_refresh_and_docs_are_public(app: Flask) -> None:
                 "GET /api/v1/openapi.json",
                 # A signed, expiring photo URL: the signature is the permission.
                 "GET /api/v1/photos/signed/",
+                # 一公开: committed spot-check plans, their draw records and verification.
+                "GET /api/v1/public/inspection/plans",
             )
         )
         for route in public

@@ -43,7 +43,7 @@ const { Database, Model, Q, appSchema, tableSchema } = require('@nozbe/watermelo
 const LokiJSAdapter = require('@nozbe/watermelondb/adapters/lokijs').default
 const { synchronize, hasUnsyncedChanges } = require('@nozbe/watermelondb/sync')
 
-const SCHEMA_VERSION = 2
+const SCHEMA_VERSION = 3
 const BOOT_ID = 'wm-e2e-boot-1'
 const TIMEOUT_MS = Number(process.env.WM_TIMEOUT_MS || 15000)
 const BASE_URL = (process.env.WM_BASE_URL || '').replace(/\/+$/, '')
@@ -60,7 +60,7 @@ function finish(code, obj) {
   process.stdout.write('', () => process.exit(code))
 }
 
-// --- schema: the server's sync tables, schema version 2 (sync/tables.py) -------------------
+// --- schema: the server's sync tables, schema version 3 (sync/tables.py) -------------------
 
 const col = (name, type, isOptional = true) => ({ name, type, isOptional })
 
@@ -180,6 +180,49 @@ const schema = appSchema({
         col('version', 'number'),
       ],
     }),
+    // version 3: an inspector's spot checks (read-only) and visits (pushed)
+    tableSchema({
+      name: 'spot_checks',
+      columns: [
+        col('plan_id', 'string'),
+        col('school_id', 'string'),
+        col('school_name', 'string'),
+        col('school_latitude', 'number'),
+        col('school_longitude', 'number'),
+        col('geofence_radius_m', 'number'),
+        col('window_start', 'string'),
+        col('window_end', 'string'),
+        col('status', 'string'),
+        col('teachers', 'string'),
+        col('inspectors', 'string'),
+      ],
+    }),
+    tableSchema({
+      name: 'spot_check_visits',
+      columns: [
+        col('spot_check_id', 'string', false),
+        col('arrived_at', 'number', false),
+        col('elapsed_ms', 'number'),
+        col('boot_id', 'string'),
+        col('latitude', 'number', false),
+        col('longitude', 'number', false),
+        col('accuracy_m', 'number'),
+        col('coord_system', 'string'),
+        col('mock_location', 'boolean'),
+        col('photo_ids', 'string'),
+        col('signature_photo_id', 'string'),
+        col('findings', 'string'),
+        col('note', 'string'),
+        col('received_at', 'number'),
+        col('estimated_at', 'number'),
+        col('location', 'string'),
+        col('distance_m', 'number'),
+        col('photo_state', 'string'),
+        col('status', 'string'),
+        col('flags', 'string'),
+        col('discrepancies', 'string'),
+      ],
+    }),
   ],
 })
 
@@ -216,6 +259,12 @@ class PunchCorrection extends Model {
 class AttendanceDay extends Model {
   static table = 'attendance_days'
 }
+class SpotCheck extends Model {
+  static table = 'spot_checks'
+}
+class SpotCheckVisit extends Model {
+  static table = 'spot_check_visits'
+}
 
 function openDatabase() {
   const adapter = new LokiJSAdapter({
@@ -227,7 +276,16 @@ function openDatabase() {
   })
   return new Database({
     adapter,
-    modelClasses: [CheckIn, Secondment, School, LeaveRequest, PunchCorrection, AttendanceDay],
+    modelClasses: [
+      CheckIn,
+      Secondment,
+      School,
+      LeaveRequest,
+      PunchCorrection,
+      AttendanceDay,
+      SpotCheck,
+      SpotCheckVisit,
+    ],
   })
 }
 

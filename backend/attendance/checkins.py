@@ -39,7 +39,8 @@ def _utc(ms: int) -> datetime:
     return datetime.fromtimestamp(ms / 1000, tz=UTC)
 
 
-def _fences(school: School) -> tuple[ev.Fence, ...]:
+def fences_of(school: School) -> tuple[ev.Fence, ...]:
+    """The school's fences: its main circle and its extra points (spot-check visits too)."""
     main = ev.Fence(school.latitude, school.longitude, float(school.geofence_radius_m))
     extra = tuple(ev.Fence(f.latitude, f.longitude, float(f.radius_m)) for f in school.fence_points)
     return (main, *extra)
@@ -58,13 +59,18 @@ def _inputs(row: dict[str, Any]) -> tuple[ev.Punch, ev.PushClock]:
         boot_id=row["boot_id"],
         has_photo=bool(row["photo_id"]),
     )
-    clock = ev.PushClock(
+    return punch, push_clock(row)
+
+
+def push_clock(row: dict[str, Any]) -> ev.PushClock:
+    """The device clock as it stood when the push carrying ``row`` arrived (any record
+    stored with a Receipt's columns: check-ins, spot-check visits)."""
+    return ev.PushClock(
         received_at=epoch_ms(row["received_at"]),
         device_time=row["push_device_time"],
         elapsed_ms=row["push_elapsed_ms"],
         boot_id=row["push_boot_id"],
     )
-    return punch, clock
 
 
 class _Judge:
@@ -104,7 +110,7 @@ class _Judge:
         active = next((s for s in self.secondments if s.start_on <= day <= s.end_on), None)
         rules = self.books[active.host_school_id].on(day) if active else None
         context = ev.Context(
-            fences=_fences(active.host_school) if active else (),
+            fences=fences_of(active.host_school) if active else (),
             has_active_secondment=active is not None,
             photo_required=rules.photo_required if rules else False,
             device_revoked_at=self.revoked_at(row["device_pk"]),

@@ -15,6 +15,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from backend import device_values
 from backend.attendance.models import CHECK_IN_KINDS, COORD_SYSTEMS, CheckIn
 
 NOTE_MAX = 1000
@@ -64,57 +65,19 @@ class Receipt:
 
 
 def _number(values: dict[str, Any], name: str, *, optional: bool) -> float | None:
-    value = values.get(name)
-    if value is None or value == "":
-        if optional:
-            return None
-        raise InvalidCheckIn(name, "is required")
-    if isinstance(value, bool):
-        raise InvalidCheckIn(name, "must be a number")
-    try:
-        number = float(value)
-    except (TypeError, ValueError) as exc:
-        raise InvalidCheckIn(name, "must be a number") from exc
-    if number != number or number in (float("inf"), float("-inf")):
-        raise InvalidCheckIn(name, "must be a finite number")
-    return number
-
-
-# JavaScript's exact-integer limit: what a phone can mean, and what BIGINT stores.
-_MAX_INTEGER = 2**53 - 1
+    return device_values.number(values, name, InvalidCheckIn, optional=optional)
 
 
 def _integer(values: dict[str, Any], name: str, *, optional: bool) -> int | None:
-    number = _number(values, name, optional=optional)
-    if number is None:
-        return None
-    if abs(number) > _MAX_INTEGER:
-        raise InvalidCheckIn(name, "is out of range")
-    return int(number)
+    return device_values.integer(values, name, InvalidCheckIn, optional=optional)
 
 
 def _flag_value(values: dict[str, Any], name: str) -> bool:
-    value = values.get(name)
-    if value is None or isinstance(value, bool):
-        return bool(value)
-    if isinstance(value, int | float):
-        return value != 0
-    text = str(value).strip().lower()
-    if text in {"true", "1", "yes", "y"}:
-        return True
-    if text in {"false", "0", "no", "n", ""}:
-        return False
-    raise InvalidCheckIn(name, "must be true or false")
+    return device_values.flag(values, name, InvalidCheckIn)
 
 
 def _short_text(values: dict[str, Any], name: str, limit: int) -> str | None:
-    value = values.get(name)
-    if value is None or value == "":
-        return None
-    text = str(value)
-    if len(text) > limit:
-        raise InvalidCheckIn(name, f"is longer than {limit} characters")
-    return text
+    return device_values.short_text(values, name, InvalidCheckIn, limit)
 
 
 def clean_check_in(raw: dict[str, Any]) -> dict[str, Any]:

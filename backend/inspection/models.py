@@ -171,8 +171,16 @@ class SpotCheckVisit(Journaled, TimestampMixin, Base):
     __tablename__ = "spot_check_visits"
     __tombstones_only__ = True  # evidence: withdrawn, never destroyed
     __table_args__ = (
-        # One visit per inspector per spot check (co-inspectors each file their own).
-        sa.UniqueConstraint("spot_check_id", "inspector_id"),
+        # One live visit per inspector per spot check (co-inspectors each file their own;
+        # a withdrawn one stays as evidence and does not block a new one).
+        sa.Index(
+            "uq_spot_check_visits_live",
+            "spot_check_id",
+            "inspector_id",
+            unique=True,
+            postgresql_where=sa.text("deleted_at IS NULL"),
+            sqlite_where=sa.text("deleted_at IS NULL"),
+        ),
         sa.CheckConstraint("latitude BETWEEN -90 AND 90", name="latitude_range"),
         sa.CheckConstraint("longitude BETWEEN -180 AND 180", name="longitude_range"),
     )

@@ -19,7 +19,6 @@ are derived, go with it.
 from __future__ import annotations
 
 import json
-import math
 import re
 import uuid
 from collections.abc import Mapping
@@ -29,10 +28,12 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session, selectinload
 
+from backend import device_values
+from backend.attendance import checkins
 from backend.attendance import evaluation as ev
 from backend.attendance.models import COORD_SYSTEMS
 from backend.attendance.services import Receipt
-from backend.clock import CHINA, epoch_ms
+from backend.clock import CHINA
 from backend.errors import Conflict, InvalidInput, RuleViolation
 from backend.events import teacher_days_changed
 from backend.inspection import crosscheck
@@ -52,7 +53,6 @@ FINDING_NOTE_MAX = 1000
 MAX_PHOTOS = 20
 # Earliest plausible arrival (epoch ms, 2020-01-01): anything before is a broken clock.
 _MIN_EPOCH_MS = 1_577_836_800_000
-_MAX_INTEGER = 2**53 - 1  # what a phone's JavaScript can mean exactly
 _CLIENT_ID = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 
 CLIENT_FIELDS = (
@@ -117,43 +117,15 @@ class ImmutableVisit(RuleViolation):
 
 
 def _number(raw: Mapping[str, Any], name: str, *, optional: bool) -> float | None:
-    value = raw.get(name)
-    if value is None or value == "":
-        if optional:
-            return None
-        raise InvalidVisitField(name, "is required")
-    if isinstance(value, bool):
-        raise InvalidVisitField(name, "must be a number")
-    try:
-        number = float(value)
-    except (TypeError, ValueError) as exc:
-        raise InvalidVisitField(name, "must be a number") from exc
-    if not math.isfinite(number):
-        raise InvalidVisitField(name, "must be a finite number")
-    return number
+    return device_values.number(raw, name, InvalidVisitField, optional=optional)
 
 
 def _integer(raw: Mapping[str, Any], name: str, *, optional: bool) -> int | None:
-    number = _number(raw, name, optional=optional)
-    if number is None:
-        return None
-    if abs(number) > _MAX_INTEGER:
-        raise InvalidVisitField(name, "is out of range")
-    return int(number)
+    return device_values.integer(raw, name, InvalidVisitField, optional=optional)
 
 
 def _boolean(raw: Mapping[str, Any], name: str) -> bool:
-    value = raw.get(name)
-    if value is None or isinstance(value, bool):
-        return bool(value)
-    if isinstance(value, int | float):
-        return value != 0
-    text = str(value).strip().lower()
-    if text in {"true", "1", "yes", "y"}:
-        return True
-    if text in {"false", "0", "no", "n", ""}:
-        return False
-    raise InvalidVisitField(name, "must be true or false")
+    return device_values.flag(raw, name, InvalidVisitField)
 
 
 def _client_id(value: Any, name: str) -> str | None:
@@ -330,8 +302,16 @@ def new_visit_row(
         sa.select(SpotCheckVisit.id).where(
             SpotCheckVisit.spot_check_id == spot_check.id,
             SpotCheckVisit.inspector_id == inspector_id,
+            SpotCheckVisit.deleted_at.is_(None),  # a withdrawn visit may be filed anew
         )
-    ) or next((i for i, r in batch.items() if r["spot_check_id"] == spot_check.id), None)
+    ) or next(
+        (
+            i
+            for i, r in batch.items()
+            if r["spot_check_id"] == spot_check.id and r.get("deleted_at") is None
+        ),
+        None,
+    )
     if earlier is not None:
         raise DuplicateVisit(
             f"you already recorded visit {earlier} for spot check {spot_check.id}: edit it"
@@ -361,12 +341,6 @@ def new_visit_row(
         "updated_at": receipt.received_at,
         "deleted_at": None,
     }
-
-
-def _fences(school: School) -> tuple[ev.Fence, ...]:
-    main = ev.Fence(school.latitude, school.longitude, float(school.geofence_radius_m))
-    extra = tuple(ev.Fence(f.latitude, f.longitude, float(f.radius_m)) for f in school.fence_points)
-    return (main, *extra)
 
 
 def judge_new(session: Session, rows: list[dict[str, Any]]) -> None:
@@ -400,15 +374,10 @@ def judge_new(session: Session, rows: list[dict[str, Any]]) -> None:
             boot_id=row["boot_id"],
             has_photo=bool(row["photo_ids"]),
         )
-        clock = ev.PushClock(
-            received_at=epoch_ms(row["received_at"]),
-            device_time=row["push_device_time"],
-            elapsed_ms=row["push_elapsed_ms"],
-            boot_id=row["push_boot_id"],
-        )
+        clock = checkins.push_clock(row)
         # The school is the visit's "host": a school with no fence is flagged no_fence.
         context = ev.Context(
-            fences=_fences(schools[spot_check.school_id]),
+            fences=checkins.fences_of(schools[spot_check.school_id]),
             has_active_secondment=True,
             photo_required=False,
             device_revoked_at=None,

@@ -340,13 +340,15 @@ def upgrade() -> None:
             ondelete="RESTRICT",
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_spot_check_visits")),
-        sa.UniqueConstraint(
-            "spot_check_id",
-            "inspector_id",
-            name=op.f("uq_spot_check_visits_spot_check_id_inspector_id"),
-        ),
     )
     with op.batch_alter_table("spot_check_visits", schema=None) as batch_op:
+        batch_op.create_index(
+            "uq_spot_check_visits_live",
+            ["spot_check_id", "inspector_id"],
+            unique=True,
+            postgresql_where=sa.text("deleted_at IS NULL"),
+            sqlite_where=sa.text("deleted_at IS NULL"),
+        )
         batch_op.create_index(
             batch_op.f("ix_spot_check_visits_server_serial"), ["server_serial"], unique=False
         )

@@ -379,3 +379,17 @@ def test_an_edit_rederives_the_findings_an_immutable_change_is_refused_and_delet
     assert stored(session, "visit-edit-0001").deleted_at is not None
     assert finding_rows(session, "visit-edit-0001") == []
     assert pulled(inspector, "spot_check_visits")["deleted"] == ["visit-edit-0001"]
+
+    # A withdrawn visit stays as evidence and does not block filing the visit anew.
+    inspector.create(
+        "spot_check_visits",
+        visit(
+            "visit-edit-0002",
+            check,
+            ARRIVED + 60_000,
+            findings=findings((world.teacher_a.id, "present_teaching")),
+        ),
+    )
+    assert counters(inspector.sync())["applied"] == 1
+    assert [f.finding for f in finding_rows(session, "visit-edit-0002")] == ["present_teaching"]
+    assert stored(session, "visit-edit-0001").deleted_at is not None

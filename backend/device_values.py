@@ -1,0 +1,72 @@
+"""Values a phone sends, typed and range-checked: what a number, an integer, a yes/no and a
+short text may look like on the sync wire, defined once for every feature that takes
+records from phones. Each check raises the caller's own error, built from (field, message),
+so a bad value is that feature's quarantine reason."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping
+from typing import Any
+
+Invalid = Callable[[str, str], Exception]
+
+# JavaScript's exact-integer limit: what a phone can mean, and what BIGINT stores.
+MAX_INTEGER = 2**53 - 1
+_TRUE = frozenset({"true", "1", "yes", "y"})
+_FALSE = frozenset({"false", "0", "no", "n", ""})
+
+
+def number(
+    values: Mapping[str, Any], name: str, invalid: Invalid, *, optional: bool
+) -> float | None:
+    value = values.get(name)
+    if value is None or value == "":
+        if optional:
+            return None
+        raise invalid(name, "is required")
+    if isinstance(value, bool):  # JSON true is not 1 here: a phone never means it so
+        raise invalid(name, "must be a number")
+    try:
+        result = float(value)
+    except (TypeError, ValueError) as exc:
+        raise invalid(name, "must be a number") from exc
+    if not math.isfinite(result):
+        raise invalid(name, "must be a finite number")
+    return result
+
+
+def integer(
+    values: Mapping[str, Any], name: str, invalid: Invalid, *, optional: bool
+) -> int | None:
+    result = number(values, name, invalid, optional=optional)
+    if result is None:
+        return None
+    if abs(result) > MAX_INTEGER:
+        raise invalid(name, "is out of range")
+    return int(result)
+
+
+def flag(values: Mapping[str, Any], name: str, invalid: Invalid) -> bool:
+    """A yes/no as SQLite-backed apps send it: a boolean, 0/1, or its text."""
+    value = values.get(name)
+    if value is None or isinstance(value, bool):
+        return bool(value)
+    if isinstance(value, int | float):
+        return value != 0
+    text = str(value).strip().lower()
+    if text in _TRUE:
+        return True
+    if text in _FALSE:
+        return False
+    raise invalid(name, "must be true or false")
+
+
+def short_text(values: Mapping[str, Any], name: str, invalid: Invalid, limit: int) -> str | None:
+    value = values.get(name)
+    if value is None or value == "":
+        return None
+    text = str(value)
+    if len(text) > limit:
+        raise invalid(name, f"is longer than {limit} characters")
+    return text

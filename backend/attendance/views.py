@@ -29,6 +29,7 @@ from backend.clock import CHINA, month_bounds, today
 from backend.db import utcnow
 from backend.errors import NotFound
 from backend.exchange.models import Secondment, Teacher
+from backend.inspection.models import SpotCheckFinding, SpotCheckVisit
 from backend.org.models import School
 
 
@@ -55,6 +56,9 @@ class DayEntry:
     open_flags: int = 0
     explanation: list[dict[str, Any]] = field(default_factory=list)
     flags: list[dict[str, Any]] = field(default_factory=list)
+    # What random spot checks (双随机) found that day, with any disagreement with the
+    # attendance record. Only visits done: a spot check is secret until then.
+    spot_checks: list[dict[str, Any]] = field(default_factory=list)
 
 
 def _readable_secondments(
@@ -151,6 +155,30 @@ def _flags_by_day(
     return found
 
 
+def _spot_checks_by_day(
+    session: Session, teacher_id: uuid.UUID, first: date, last: date
+) -> dict[date, list[dict[str, Any]]]:
+    f, v = SpotCheckFinding, SpotCheckVisit
+    found: dict[date, list[dict[str, Any]]] = defaultdict(list)
+    for row in session.execute(
+        sa.select(f.day, f.spot_check_id, f.finding, f.note, f.discrepancies, v.estimated_at, v.id)
+        .join(v, sa.and_(v.id == f.visit_id, v.deleted_at.is_(None)))
+        .where(f.teacher_id == teacher_id, f.day >= first, f.day <= last)
+        .order_by(v.estimated_at, v.id)
+    ):
+        found[row.day].append(
+            {
+                "spot_check_id": row.spot_check_id,
+                "visit_id": row.id,
+                "at": row.estimated_at,
+                "finding": row.finding,
+                "note": row.note,
+                "discrepancies": list(row.discrepancies or []),
+            }
+        )
+    return found
+
+
 def teacher_days(
     session: Session, principal: Principal, teacher_id: uuid.UUID, days: list[date]
 ) -> list[DayEntry]:
@@ -181,6 +209,7 @@ def teacher_days(
     missing = [d for d in days if d not in stored or d >= now]
     derived = daybook.derive_days(session, teacher_id, missing) if missing else {}
     flags = _flags_by_day(session, teacher_id, first, last)
+    checks = _spot_checks_by_day(session, teacher_id, first, last)
     entries: list[DayEntry] = []
     for day in days:
         row = stored.get(day)
@@ -192,6 +221,7 @@ def teacher_days(
             entry = DayEntry(day=day, final=entry.final, stored=False, status=None)
         else:
             entry.flags = flags.get(day, [])
+            entry.spot_checks = checks.get(day, [])
         entries.append(entry)
     return entries
 

@@ -33,6 +33,23 @@ class DayFlagSchema(Schema):
     review = fields.Nested(FlagReviewStateSchema, allow_none=True)
 
 
+class DayDiscrepancySchema(Schema):
+    code = fields.String()
+    reason = fields.String()
+
+
+class DaySpotCheckSchema(Schema):
+    spot_check_id = fields.UUID()
+    visit_id = fields.String()
+    at = fields.DateTime(allow_none=True, metadata={"description": "estimated arrival"})
+    finding = fields.String(metadata={"description": "what the inspector found"})
+    note = fields.String()
+    discrepancies = fields.List(
+        fields.Nested(DayDiscrepancySchema),
+        metadata={"description": "where the finding disagrees with the attendance record"},
+    )
+
+
 class DayEntrySchema(Schema):
     date = fields.Date(attribute="day")
     final = fields.Boolean(metadata={"description": "false for today: the day is not over"})
@@ -61,6 +78,7 @@ class DayEntrySchema(Schema):
     open_flags = fields.Integer()
     explanation = fields.List(fields.Nested(ExplanationSchema))
     flags = fields.List(fields.Nested(DayFlagSchema))
+    spot_checks = fields.List(fields.Nested(DaySpotCheckSchema))
 
 
 class MonthSummarySchema(Schema):

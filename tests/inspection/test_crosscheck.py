@@ -263,3 +263,26 @@ def test_a_check_in_withdrawn_after_the_visit_reruns_the_cross_check(
     push(phone, "check_ins", deleted=["cross-in-000001"])
     assert found_codes(session) == ["present_without_check_in"]
     assert the_visit(session).status == "flagged"
+
+
+def test_a_discrepancy_shows_on_the_teacher_day_for_the_teacher_and_both_schools(
+    client: FlaskClient,
+    session: Session,
+    world: World,
+    check: SpotCheck,
+    inspector: Phone,
+    phone: Phone,
+    day: date,
+) -> None:
+    punch_in(phone, day)
+    push(inspector, created=[record(check, day, world.teacher_a.id, "absent")])
+    month = f"/api/v1/attendance/teachers/{world.teacher_a.id}/months/{day:%Y-%m}"
+    for persona in ("teacher_a", "host_admin_a", "school_admin_a"):
+        response = client.get(month, headers=world.headers[persona])
+        assert response.status_code == 200, response.get_json()
+        [entry] = [d for d in response.get_json()["days"] if d["date"] == day.isoformat()]
+        [found] = entry["spot_checks"]
+        assert (found["finding"], found["visit_id"]) == ("absent", "visit-cross-001")
+        assert [d["code"] for d in found["discrepancies"]] == ["checked_in_but_found_absent"]
+        others = [d for d in response.get_json()["days"] if d["date"] != day.isoformat()]
+        assert all(d["spot_checks"] == [] for d in others)

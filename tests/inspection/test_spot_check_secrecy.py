@@ -1,6 +1,7 @@
 """A spot check is secret until the inspectors arrive: the inspected school and its
 teachers learn nothing of it before (no sync table, no API answer, not even a 403 that
-differs from a 404); once visited, the host school sees it, the teacher never does."""
+differs from a 404); once visited, the host school sees it, the teacher never does (what
+a visit found about the teacher shows on their own day afterwards: test_crosscheck)."""
 
 from __future__ import annotations
 

@@ -198,15 +198,19 @@ def load_demo(session: Session, app: Flask, password: str) -> list[dict[str, str
             f"{lianyun.name} (320703)",
             region_id=lianyun.id,
         ),
-        _login(
-            session,
-            app,
-            password,
-            "inspector.xiji",
-            "inspector",
-            f"{xiji.name} (640422)",
-            region_id=xiji.id,
-        ),
+        # Two: a spot check sends at least two inspectors (双随机), so a demo plan draws.
+        *[
+            _login(
+                session,
+                app,
+                password,
+                username,
+                "inspector",
+                f"{xiji.name} (640422)",
+                region_id=xiji.id,
+            )
+            for username in ("inspector.xiji", "inspector.xiji2")
+        ],
         _login(
             session,
             app,

@@ -132,6 +132,22 @@ def validate(inputs: dict[str, Any]) -> None:
         raise DrawImpossible("at least 2 inspectors per visit (双随机)")
     if inputs["candidates"] and not inputs["workdays"]:
         raise DrawImpossible("no workday in the period for a visit")
+    # Known before any draw: a school that too few inspectors may visit could never be
+    # drawn. (A recusal from a teacher can still make one draw impossible: see ``run``.)
+    recused: dict[str, set[str]] = defaultdict(set)
+    for inspector, other in inputs["exclusions"]:
+        recused[str(other)].add(str(inspector))
+    needed, everyone = int(inputs["inspectors_per_visit"]), len(inputs["inspectors"])
+    short = sorted(
+        school
+        for school in {str(c["school"]) for c in inputs["candidates"]}
+        if everyone - len(recused[school]) < needed
+    )
+    if short:
+        raise DrawImpossible(
+            f"{len(short)} school(s) have fewer than {needed} inspectors who may visit them"
+            f" (of {everyone}; recusals counted): {', '.join(short[:5])}"
+        )
 
 
 def allocate(strata: dict[str, int], target: int, rng: _Stream) -> dict[str, int]:

@@ -209,7 +209,9 @@ def test_a_spot_check_changed_after_the_draw_fails_verification(
     today(AFTER)
     plans.reveal(session, plan)
     check = spot_checks(session, plan)[0]
-    check.window_start = check.window_end = date(2026, 10, 30)
+    # Another window than the drawn one (the seed, and so the window, is random).
+    moved = date(2026, 10, 29) if check.window_start == date(2026, 10, 30) else date(2026, 10, 30)
+    check.window_start = check.window_end = moved
     session.commit()
     outcome = client.get(f"{PUBLIC}/{plan.id}/verification").get_json()
     assert outcome["verified"] is False and outcome["result_matches"] is False
@@ -550,3 +552,26 @@ def test_candidates_workdays_targets_and_risk_weights(
     )
     plans.commit(session, unweighted, TEST_SECRET)
     assert {c["weight"] for c in (unweighted.inputs or {})["inputs"]["candidates"]} == {1.0}
+
+
+def test_a_school_too_few_inspectors_may_visit_is_refused_at_the_commit(
+    client: FlaskClient, world: factories.World, inspectors: list[User], today: Any
+) -> None:
+    # Recused from the school itself: known before any draw, so nothing is committed to.
+    for recused in inspectors[:2]:
+        created = client.post(
+            CONFLICTS,
+            json={
+                "inspector_id": str(recused.id),
+                "school_id": str(world.member_a.id),
+                "kind": "former_school",
+            },
+            headers=world.headers["bureau_a"],
+        )
+        assert created.status_code == 201, created.get_json()
+    plan_id = create(client, world)["id"]
+    refused = act(client, world, plan_id, "commit")
+    assert refused.status_code == 422 and refused.get_json()["code"] == "draw_impossible"
+    assert "fewer than 2 inspectors who may visit them" in refused.get_json()["message"]
+    after = client.get(f"{PLANS}/{plan_id}", headers=world.headers["bureau_a"]).get_json()
+    assert (after["status"], after["seed_commitment"]) == ("draft", None)

@@ -11,6 +11,7 @@ from backend.attendance.models import CheckIn, FlagReview
 from backend.attendance.request_models import LeaveRequest, PunchCorrection
 from backend.attendance.rule_models import AttendanceRule
 from backend.auth.models import Device, RefreshToken, User
+from backend.classes.models import ClassSession, TimetableEntry
 from backend.db import Base, SyncClock
 from backend.exchange.models import Secondment, SecondmentExtension, Teacher
 from backend.inspection.models import (
@@ -38,15 +39,19 @@ from backend.reports.models import (
     ReportRun,
 )
 from backend.reports.webhooks import ReportWebhook
+from backend.review import ReviewEvent
+from backend.scoring.models import EvidenceItem, ManualScore, Rubric
 from media.models import Photo, Upload
 
 __all__ = [
     "AttendanceRule",
     "Base",
     "CheckIn",
+    "ClassSession",
     "Community",
     "CommunityMembership",
     "Device",
+    "EvidenceItem",
     "FencePoint",
     "FlagReview",
     "HomeMonthReport",
@@ -54,6 +59,7 @@ __all__ = [
     "InspectionPlan",
     "InspectorConflict",
     "LeaveRequest",
+    "ManualScore",
     "MembershipChange",
     "MonthlyAssessment",
     "OutboxJob",
@@ -66,6 +72,8 @@ __all__ = [
     "ReportDelivery",
     "ReportRun",
     "ReportWebhook",
+    "ReviewEvent",
+    "Rubric",
     "School",
     "SchoolCalendarPeriod",
     "SchoolDayException",
@@ -80,6 +88,7 @@ __all__ = [
     "Teacher",
     "TeacherDay",
     "TeacherDayChange",
+    "TimetableEntry",
     "Upload",
     "User",
 ]

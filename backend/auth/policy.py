@@ -28,6 +28,7 @@ from backend.attendance.request_models import LeaveRequest, PunchCorrection
 from backend.attendance.rule_models import AttendanceRule
 from backend.auth.models import Device, User
 from backend.auth.tokens import decode_access_token
+from backend.classes.models import ClassSession, TimetableEntry
 from backend.db import Base
 from backend.errors import AuthenticationFailed, NotFound, PermissionDenied
 from backend.exchange.models import Secondment, Teacher
@@ -40,6 +41,7 @@ from backend.inspection.models import (
 )
 from backend.org.models import Community, CommunityMembership, MembershipChange, Region, School
 from backend.reports.models import HomeMonthReport, HostMonthReport, ReportRun
+from backend.scoring.models import EvidenceItem, Rubric
 
 F = TypeVar("F", bound=Callable[..., Any])
 Condition = sa.ColumnElement[bool]
@@ -78,6 +80,14 @@ class Resource(StrEnum):
     SPOT_CHECK = "spot_check"
     SPOT_CHECK_VISIT = "spot_check_visit"
     INSPECTOR_CONFLICT = "inspector_conflict"
+    # Synchronized classes and community evidence (003 §四(四), attachment 2). Rows belong
+    # to a community: its schools see and file them, the bureau above reviews and scores.
+    TIMETABLE = "timetable"
+    CLASS_SESSION = "class_session"
+    EVIDENCE = "evidence"
+    RUBRIC = "rubric"
+    # A community's scorecard (rows are communities); APPROVE: scoring manual criteria.
+    SCORECARD = "scorecard"
 
 
 class Action(StrEnum):
@@ -268,6 +278,47 @@ def _inspectors_of_region(p: Principal) -> sa.Select[Any]:
     return sa.select(User.id).where(User.role == "inspector", User.region_id.in_(_regions_below(p)))
 
 
+def _teacher_communities(p: Principal) -> sa.Select[Any]:
+    """Communities of a teacher's secondments and of their home school."""
+    home = sa.select(Teacher.home_school_id).where(Teacher.id == p.teacher_id)
+    seconded = sa.select(Secondment.community_id).where(Secondment.teacher_id == p.teacher_id)
+    return sa.select(Community.id).where(
+        sa.or_(
+            Community.id.in_(seconded),
+            Community.id.in_(_communities_of_school(home.scalar_subquery())),  # type: ignore[arg-type]
+        )
+    )
+
+
+def _community_scopes(column: Any, *, teachers: bool) -> dict[str, ScopeFn]:
+    """Who sees a community's rows: the bureau and inspectors above it, its schools' admins
+    (history included), and — where ``teachers`` — teachers of its schools."""
+    in_region = sa.select(Community.id)
+    scopes: dict[str, ScopeFn] = {
+        **_each(
+            OVERSIGHT, lambda p: column.in_(in_region.where(_in_region(Community.region_id, p)))
+        ),
+        "school_admin": lambda p: column.in_(_communities_of_school(p.school_id)),
+    }
+    if teachers:
+        scopes["teacher"] = lambda p: column.in_(_teacher_communities(p))
+    return scopes
+
+
+def _bureau_of_community(column: Any) -> dict[str, ScopeFn]:
+    return _each(
+        BUREAU,
+        lambda p: column.in_(sa.select(Community.id).where(_in_region(Community.region_id, p))),
+    )
+
+
+def _rubric_regions(p: Principal) -> Condition:
+    """Rubrics of the caller's regions and those above (a county uses its city's)."""
+    if p.region_path is not None:
+        return Rubric.region_id.in_(sa.select(Region.id).where(_calendar_regions(p)))
+    return Rubric.region_id.in_(sa.select(Region.id).where(_regions_above(_community_partners(p))))
+
+
 ScopeFn = Callable[[Principal], Condition]
 BUREAU = ("bureau_admin",)
 OVERSIGHT = ("bureau_admin", "inspector")
@@ -453,6 +504,39 @@ POLICY: dict[tuple[Resource, Action], dict[str, ScopeFn]] = {
     (Resource.INSPECTOR_CONFLICT, Action.WRITE): _each(
         BUREAU, lambda p: InspectorConflict.inspector_id.in_(_inspectors_of_region(p))
     ),
+    (Resource.TIMETABLE, Action.READ): _community_scopes(
+        TimetableEntry.community_id, teachers=True
+    ),
+    # The joint timetable is kept by the bureau and the community's core school.
+    (Resource.TIMETABLE, Action.WRITE): {
+        **_bureau_of_community(TimetableEntry.community_id),
+        "school_admin": lambda p: TimetableEntry.community_id.in_(
+            sa.select(Community.id).where(Community.core_school_id == p.school_id)
+        ),
+    },
+    (Resource.CLASS_SESSION, Action.READ): _community_scopes(
+        ClassSession.community_id, teachers=True
+    ),
+    (Resource.CLASS_SESSION, Action.WRITE): {
+        "school_admin": lambda p: ClassSession.community_id.in_(
+            _communities_of_school(p.school_id)
+        ),
+        "teacher": lambda p: ClassSession.community_id.in_(_teacher_communities(p)),
+    },
+    (Resource.CLASS_SESSION, Action.APPROVE): _bureau_of_community(ClassSession.community_id),
+    (Resource.EVIDENCE, Action.READ): _community_scopes(EvidenceItem.community_id, teachers=False),
+    (Resource.EVIDENCE, Action.WRITE): {
+        "school_admin": lambda p: EvidenceItem.community_id.in_(
+            _communities_of_school(p.school_id)
+        ),
+    },
+    (Resource.EVIDENCE, Action.APPROVE): _bureau_of_community(EvidenceItem.community_id),
+    (Resource.RUBRIC, Action.READ): _each(
+        ("bureau_admin", "inspector", "school_admin"), _rubric_regions
+    ),
+    (Resource.RUBRIC, Action.WRITE): _each(BUREAU, lambda p: _in_region(Rubric.region_id, p)),
+    (Resource.SCORECARD, Action.READ): _community_scopes(Community.id, teachers=False),
+    (Resource.SCORECARD, Action.APPROVE): _bureau_of_community(Community.id),
     (Resource.USER, Action.READ): {
         "bureau_admin": _users_of_region,
         "school_admin": _users_of_school,
@@ -494,6 +578,11 @@ MODELS: dict[Resource, type[Base]] = {
     Resource.SPOT_CHECK: SpotCheck,
     Resource.SPOT_CHECK_VISIT: SpotCheckVisit,
     Resource.INSPECTOR_CONFLICT: InspectorConflict,
+    Resource.TIMETABLE: TimetableEntry,
+    Resource.CLASS_SESSION: ClassSession,
+    Resource.EVIDENCE: EvidenceItem,
+    Resource.RUBRIC: Rubric,
+    Resource.SCORECARD: Community,
 }
 
 

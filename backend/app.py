@@ -24,6 +24,8 @@ from backend.auth.api import THROTTLE_KEY, devices_blp, users_blp
 from backend.auth.api import blp as auth_blp
 from backend.auth.policy import public
 from backend.auth.throttle import LoginThrottle
+from backend.classes import photos as _class_photos  # noqa: F401 - media subscriptions
+from backend.classes.api import classes_blp
 from backend.config import Settings
 from backend.db import Database
 from backend.errors import register_error_handlers
@@ -37,6 +39,10 @@ from backend.inspection.visits_api import visits_blp
 from backend.org.api import blueprints as org_blueprints
 from backend.reports import jobs as _report_jobs  # noqa: F401 - late-data subscription
 from backend.reports.api import reports_blp
+from backend.scoring.evidence_api import evidence_blp
+from backend.scoring.review_api import reviews_blp
+from backend.scoring.rubric_api import rubrics_blp
+from backend.scoring.scorecard_api import scorecards_blp
 from media.api import uploads_blp
 from media.photos_api import photos_blp
 from sync.api import blp as sync_blp
@@ -58,6 +64,11 @@ BLUEPRINTS = [
     reports_blp,
     *inspection_plan_blueprints,
     visits_blp,
+    classes_blp,
+    evidence_blp,
+    reviews_blp,
+    rubrics_blp,
+    scorecards_blp,
     sync_blp,
     photos_blp,
     quarantine_blp,

@@ -15,9 +15,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 SCHEMA_VERSION_MIN = 1
-# 2: leave_requests and punch_corrections; 3: spot_checks and spot_check_visits (each
-# table and column names its version).
-SCHEMA_VERSION_MAX = 3
+# 2: leave_requests and punch_corrections; 3: spot_checks and spot_check_visits; 4:
+# timetable_entries and class_sessions (each table and column names its version).
+SCHEMA_VERSION_MAX = 4
 MAX_PUSH_RECORDS = 1000
 MAX_PUSH_BYTES = 4 * 1024 * 1024
 MAX_ID_LENGTH = 64

@@ -43,7 +43,7 @@ const { Database, Model, Q, appSchema, tableSchema } = require('@nozbe/watermelo
 const LokiJSAdapter = require('@nozbe/watermelondb/adapters/lokijs').default
 const { synchronize, hasUnsyncedChanges } = require('@nozbe/watermelondb/sync')
 
-const SCHEMA_VERSION = 3
+const SCHEMA_VERSION = 4
 const BOOT_ID = 'wm-e2e-boot-1'
 const TIMEOUT_MS = Number(process.env.WM_TIMEOUT_MS || 15000)
 const BASE_URL = (process.env.WM_BASE_URL || '').replace(/\/+$/, '')
@@ -60,7 +60,7 @@ function finish(code, obj) {
   process.stdout.write('', () => process.exit(code))
 }
 
-// --- schema: the server's sync tables, schema version 3 (sync/tables.py) -------------------
+// --- schema: the server's sync tables, schema version 4 (sync/tables.py) -------------------
 
 const col = (name, type, isOptional = true) => ({ name, type, isOptional })
 
@@ -223,6 +223,54 @@ const schema = appSchema({
         col('discrepancies', 'string'),
       ],
     }),
+    // version 4: the communities' joint timetables (read-only) and class report forms (pushed)
+    tableSchema({
+      name: 'timetable_entries',
+      columns: [
+        col('community_id', 'string'),
+        col('school_year', 'number'),
+        col('term', 'number'),
+        col('subject', 'string'),
+        col('lead_school_id', 'string'),
+        col('lead_teacher_id', 'string'),
+        col('lead_class_name', 'string'),
+        col('receivers', 'string'),
+        col('weekday', 'number'),
+        col('period', 'string'),
+        col('dates', 'string'),
+        col('note', 'string'),
+      ],
+    }),
+    tableSchema({
+      name: 'class_sessions',
+      columns: [
+        col('community_id', 'string', false),
+        col('timetable_entry_id', 'string'),
+        col('day', 'string', false),
+        col('subject', 'string', false),
+        col('topic', 'string'),
+        col('lead_school_id', 'string', false),
+        col('lead_teacher_id', 'string'),
+        col('lead_class_name', 'string'),
+        col('lead_student_count', 'number'),
+        col('duration_minutes', 'number', false),
+        col('connection_quality', 'string', false),
+        col('problems', 'string'),
+        col('discussion', 'string'),
+        col('participants', 'string'),
+        col('lead_photo_ids', 'string'),
+        col('submitted_by_id', 'string'),
+        col('received_at', 'number'),
+        col('complete', 'boolean'),
+        col('missing', 'string'),
+        col('photo_states', 'string'),
+        col('review_status', 'string'),
+        col('review_reason', 'string'),
+        col('revision', 'number'),
+        col('status', 'string'),
+        col('flags', 'string'),
+      ],
+    }),
   ],
 })
 
@@ -265,6 +313,12 @@ class SpotCheck extends Model {
 class SpotCheckVisit extends Model {
   static table = 'spot_check_visits'
 }
+class TimetableEntry extends Model {
+  static table = 'timetable_entries'
+}
+class ClassSession extends Model {
+  static table = 'class_sessions'
+}
 
 function openDatabase() {
   const adapter = new LokiJSAdapter({
@@ -285,6 +339,8 @@ function openDatabase() {
       AttendanceDay,
       SpotCheck,
       SpotCheckVisit,
+      TimetableEntry,
+      ClassSession,
     ],
   })
 }

@@ -29,7 +29,7 @@ def number(
         raise invalid(name, "must be a number")
     try:
         result = float(value)
-    except (TypeError, ValueError) as exc:
+    except (TypeError, ValueError, OverflowError) as exc:  # OverflowError: a 400-digit int
         raise invalid(name, "must be a number") from exc
     if not math.isfinite(result):
         raise invalid(name, "must be a finite number")

@@ -151,6 +151,14 @@ def _communities_of_school(school_id: uuid.UUID | None) -> sa.Select[Any]:
     )
 
 
+def _current_communities_of_school(school_id: uuid.UUID | None) -> sa.Select[Any]:
+    """Communities the school belongs to now: what it may still file or change for (its
+    history stays readable, not writable)."""
+    return sa.select(CommunityMembership.community_id).where(
+        CommunityMembership.school_id == school_id, CommunityMembership.left_on.is_(None)
+    )
+
+
 def _community_partners(p: Principal) -> Condition:
     """The school itself and the schools it currently shares a community with."""
     current = sa.select(CommunityMembership.community_id).where(
@@ -519,7 +527,7 @@ POLICY: dict[tuple[Resource, Action], dict[str, ScopeFn]] = {
     ),
     (Resource.CLASS_SESSION, Action.WRITE): {
         "school_admin": lambda p: ClassSession.community_id.in_(
-            _communities_of_school(p.school_id)
+            _current_communities_of_school(p.school_id)
         ),
         "teacher": lambda p: ClassSession.community_id.in_(_teacher_communities(p)),
     },
@@ -527,7 +535,7 @@ POLICY: dict[tuple[Resource, Action], dict[str, ScopeFn]] = {
     (Resource.EVIDENCE, Action.READ): _community_scopes(EvidenceItem.community_id, teachers=False),
     (Resource.EVIDENCE, Action.WRITE): {
         "school_admin": lambda p: EvidenceItem.community_id.in_(
-            _communities_of_school(p.school_id)
+            _current_communities_of_school(p.school_id)
         ),
     },
     (Resource.EVIDENCE, Action.APPROVE): _bureau_of_community(EvidenceItem.community_id),

@@ -148,7 +148,24 @@ class InspectorConflict(IdMixin, TimestampMixin, Base):
             " OR kind = 'other'",
             name="kind_matches",
         ),
-        sa.UniqueConstraint("inspector_id", "school_id", "teacher_id"),
+        # One recusal per inspector and school, and per inspector and teacher (one of the
+        # two is always null, so a plain unique constraint over three columns never fires).
+        sa.Index(
+            "uq_inspector_conflicts_school",
+            "inspector_id",
+            "school_id",
+            unique=True,
+            postgresql_where=sa.text("school_id IS NOT NULL"),
+            sqlite_where=sa.text("school_id IS NOT NULL"),
+        ),
+        sa.Index(
+            "uq_inspector_conflicts_teacher",
+            "inspector_id",
+            "teacher_id",
+            unique=True,
+            postgresql_where=sa.text("teacher_id IS NOT NULL"),
+            sqlite_where=sa.text("teacher_id IS NOT NULL"),
+        ),
     )
 
     inspector_id: Mapped[uuid.UUID] = mapped_column(

@@ -13,13 +13,15 @@ What committing freezes (the shape is ``backend.inspection.draw``'s ``inputs``):
   secondment belongs to one of them. A teacher's ``ref`` is
   ``"t-" + HMAC-SHA256(server secret, f"t:{plan_id}:{teacher_id}")[:16]``: a pseudonym per
   plan that nobody outside can compute, so the public record names nobody and shows
-  nobody's risk weight. ``school`` is the host school's id; ``stratum`` is the host school,
+  whose risk weight it is. ``school`` is the host school's id; ``stratum`` is the host school,
   the community, or ``"all"`` (``plan.strata``).
-- **Risk weight** (when ``risk_weighting``): ``1 + 0.5·F + 0.5·A + 0.5·S``, at most
-  ``draw.MAX_WEIGHT``, where F = the teacher had a day with open flags in the 90 days
-  before the period, A = a day judged ``absent`` in those 90 days, S = a spot check found
-  them absent (``ABSENT_FINDINGS``) in the year before the period. So a teacher is at
-  most 2.5× as likely to be drawn as one with a clean record: risk steers, chance decides.
+- **Risk weight** (when ``risk_weighting``, and only at host schools with at least
+  :data:`MIN_WEIGHED` candidates — a published weight must not single one teacher out;
+  elsewhere 1): ``1 + 0.5·F + 0.5·A + 0.5·S``, at most ``draw.MAX_WEIGHT``, where F =
+  the teacher had a day with open flags in the 90 days before the period, A = a day
+  judged ``absent`` in those 90 days, S = a spot check found them absent
+  (``ABSENT_FINDINGS``) in the year before the period. So a teacher is at most 2.5× as
+  likely to be drawn as one with a clean record: risk steers, chance decides.
 - **Target**: ``target_count``, or ``ceil(target_ratio × candidates)``.
 - **Inspectors**: active ``inspector`` users of the region or below, as pseudonyms made
   the same way (``"i-…"``); **exclusions** from
@@ -40,6 +42,7 @@ import hmac
 import math
 import secrets
 import uuid
+from collections import Counter
 from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
@@ -73,6 +76,9 @@ from backend.org.models import Community, Region, School
 
 RULE = "双随机、一公开"
 RISK_DAYS = 90  # attendance looked at before the period, for the risk weight
+# Fewest teachers a host school must have among the candidates for their risk weights to be
+# used: a published weight must never single one person out (k-anonymity, k = 5).
+MIN_WEIGHED = 5
 FINDING_DAYS = 365  # earlier spot checks looked at
 MAX_PERIOD_DAYS = 366
 EDITABLE = (
@@ -375,15 +381,21 @@ def commit(session: Session, plan: InspectionPlan, pseudonym_key: str) -> Inspec
         else (set(), set(), set())
     )
     teacher_refs = {r.teacher_id: teacher_ref(pseudonym_key, plan.id, r.teacher_id) for r in rows}
+    hosted = Counter(r.host_school_id for r in rows)
     candidates = sorted(
         (
             {
                 "ref": teacher_refs[r.teacher_id],
                 "school": str(r.host_school_id),
                 "stratum": _stratum(plan, r),
+                # The weights are published with the school: where a school hosts fewer
+                # than MIN_WEIGHED teachers, a weight could point at one person's record,
+                # so there everyone weighs 1.
                 "weight": risk_weight(
                     r.teacher_id in flagged, r.teacher_id in absent, r.teacher_id in found_absent
-                ),
+                )
+                if hosted[r.host_school_id] >= MIN_WEIGHED
+                else 1.0,
             }
             for r in rows
         ),
@@ -470,6 +482,16 @@ def draw_spot_checks(session: Session, plan: InspectionPlan, beacon: str) -> Ins
         raise _invalid("beacon", "beacon must have at most 200 characters", "invalid_beacon")
     if clock.today() > plan.period_end:
         raise RuleViolation("the period is over: nothing is left to inspect", code="period_over")
+    workdays = frozen_inputs(plan)["workdays"]
+    if workdays and clock.today() >= date.fromisoformat(workdays[0]):
+        # The windows are drawn from the workdays frozen at the commit: drawn later, a
+        # window could lie in the past and every visit to it be flagged.
+        raise RuleViolation(
+            f"draw before {workdays[0]}, the first day a visit may fall on (frozen at the"
+            " commit); cancel this plan and commit a new one",
+            code="draw_too_late",
+            rule=RULE,
+        )
     assert plan.seed is not None  # a committed plan has one (see commit)
     try:
         visits = draw.run(frozen_inputs(plan), plan.seed, beacon)

@@ -236,7 +236,12 @@ def _parse_pools(check: _Checker, raw: Any, path: str, keys: set[str]) -> tuple[
         check.unknown(pool, {"key", "name", "cap", "criteria"}, ppath)
         cap = check.number(pool, "cap", ppath)
         members = pool.get("criteria")
-        if not isinstance(members, list) or not members or not set(members) <= keys:
+        if (
+            not isinstance(members, list)
+            or not members
+            or not all(isinstance(m, str) for m in members)  # unhashable members: not keys
+            or not set(members) <= keys
+        ):
             check.fail(f"{ppath}.criteria", "a list of criterion keys of this area")
             members = []
         pools.append(
@@ -351,7 +356,7 @@ def _parse_tiers(check: _Checker, raw: dict[str, Any], path: str, source: Any) -
             continue
         check.unknown(tier, {"measure", "below", "deduct", "name"}, tpath)
         measure = tier.get("measure")
-        if measure not in measures:
+        if not isinstance(measure, str) or measure not in measures:
             check.fail(f"{tpath}.measure", f"one of {', '.join(sorted(measures))}")
         tiers.append(
             Tier(

@@ -159,14 +159,22 @@ def upgrade() -> None:
             ondelete="RESTRICT",
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_inspector_conflicts")),
-        sa.UniqueConstraint(
-            "inspector_id",
-            "school_id",
-            "teacher_id",
-            name=op.f("uq_inspector_conflicts_inspector_id_school_id_teacher_id"),
-        ),
     )
     with op.batch_alter_table("inspector_conflicts", schema=None) as batch_op:
+        batch_op.create_index(
+            "uq_inspector_conflicts_school",
+            ["inspector_id", "school_id"],
+            unique=True,
+            postgresql_where=sa.text("school_id IS NOT NULL"),
+            sqlite_where=sa.text("school_id IS NOT NULL"),
+        )
+        batch_op.create_index(
+            "uq_inspector_conflicts_teacher",
+            ["inspector_id", "teacher_id"],
+            unique=True,
+            postgresql_where=sa.text("teacher_id IS NOT NULL"),
+            sqlite_where=sa.text("teacher_id IS NOT NULL"),
+        )
         batch_op.create_index(
             batch_op.f("ix_inspector_conflicts_inspector_id"), ["inspector_id"], unique=False
         )

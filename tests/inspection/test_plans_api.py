@@ -533,12 +533,34 @@ def test_candidates_workdays_targets_and_risk_weights(
     inputs = (weighted.inputs or {})["inputs"]
     refs = (weighted.inputs or {})["refs"]["teachers"]
     weight = {refs[c["ref"]]: c["weight"] for c in inputs["candidates"]}
-    assert weight == {str(world.teacher_a.id): 1.5, str(world.teacher_a2.id): 1.0}
+    # Two teachers at member A: too few for a published weight not to point at one of
+    # them, so both weigh 1 however their records differ.
+    assert weight == {str(world.teacher_a.id): 1.0, str(world.teacher_a2.id): 1.0}
     assert {c["stratum"] for c in inputs["candidates"]} == {str(world.community_a.id)}
     assert inputs["target"] == 1  # ceil(0.3 × 2)
     assert inputs["workdays"][0] == "2026-11-16" and inputs["workdays"][-1] == "2026-12-04"
     assert "2026-11-21" not in inputs["workdays"]  # a Saturday
     assert weighted.inputs_digest == draw.inputs_digest(inputs)
+    # Five at member A: now the record weighs (found absent once: 1 + 0.5).
+    for _ in range(plans.MIN_WEIGHED - 2):
+        factories.secondment(session, factories.teacher(session, world.core_a), world.member_a)
+    crowded = plans.create_plan(
+        session,
+        {
+            "region_id": world.county_a.id,
+            "name": "十一月, five teachers",
+            "period_start": date(2026, 11, 16),
+            "period_end": date(2026, 12, 4),
+            "target_count": 1,
+        },
+    )
+    plans.commit(session, crowded, TEST_SECRET)
+    crowded_refs = (crowded.inputs or {})["refs"]["teachers"]
+    weights = {
+        crowded_refs[c["ref"]]: c["weight"] for c in (crowded.inputs or {})["inputs"]["candidates"]
+    }
+    assert weights.pop(str(world.teacher_a.id)) == 1.5
+    assert set(weights.values()) == {1.0} and len(weights) == plans.MIN_WEIGHED - 1
     unweighted = plans.create_plan(
         session,
         {
@@ -575,3 +597,20 @@ def test_a_school_too_few_inspectors_may_visit_is_refused_at_the_commit(
     assert "fewer than 2 inspectors who may visit them" in refused.get_json()["message"]
     after = client.get(f"{PLANS}/{plan_id}", headers=world.headers["bureau_a"]).get_json()
     assert (after["status"], after["seed_commitment"]) == ("draft", None)
+
+
+def test_a_draw_after_the_first_frozen_workday_is_refused(
+    client: FlaskClient, world: factories.World, inspectors: list[User], today: Any
+) -> None:
+    plan_id = create(client, world)["id"]
+    committed = act(client, world, plan_id, "commit")
+    assert committed.status_code == 200, committed.get_json()
+    today(PERIOD_START)  # a window could now lie in the past: draw sooner, or commit anew
+    late = act(client, world, plan_id, "draw", beacon="b")
+    assert (late.status_code, late.get_json()["code"]) == (422, "draw_too_late")
+    assert (
+        client.get(f"{PLANS}/{plan_id}/spot-checks", headers=world.headers["bureau_a"]).get_json()[
+            "items"
+        ]
+        == []
+    )

@@ -328,6 +328,15 @@ def test_rubric_definitions_are_checked(client: FlaskClient, world: World) -> No
     assert response.status_code == 422
     assert response.get_json()["code"] == "invalid_rubric"
     assert "definition.areas[1].criteria[0].minimum" in response.get_json()["errors"]["json"]
+    # Not JSON-shaped like a rubric at all: still a 422 that names the field, never a 500.
+    for path, value in (("bonus_pools", [{"key": "p", "name": "p", "cap": 5, "criteria": [{}]}]),):
+        broken = rubric_body(YEAR, 16)
+        broken["definition"]["areas"][1][path] = value
+        response = client.post("/api/v1/rubrics", json=broken, headers=world.headers["bureau_a"])
+        assert response.status_code == 422, response.get_json()
+        assert (
+            "definition.areas[1].bonus_pools[0].criteria" in response.get_json()["errors"]["json"]
+        )
     response = client.post(
         "/api/v1/rubrics", json=rubric_body(2024, 16), headers=world.headers["bureau_a"]
     )

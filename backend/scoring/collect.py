@@ -71,6 +71,27 @@ def load(
             .order_by(EvidenceItem.day, EvidenceItem.id)
         )
     )
+    # A mentor pair formed in an earlier year is still a pair this year if its sessions
+    # this year name it (师徒结对 runs across school years).
+    have = {e.id for e in evidence}
+    earlier_pairs = {
+        str(pair_id)
+        for e in evidence
+        if e.kind == "mentor_session" and (pair_id := (e.details or {}).get("pair_id"))
+    } - have
+    if earlier_pairs:
+        evidence += session.scalars(
+            sa.select(EvidenceItem)
+            .where(
+                EvidenceItem.id.in_(sorted(earlier_pairs)),
+                EvidenceItem.community_id == community.id,
+                EvidenceItem.kind == "mentor_pair",
+                EvidenceItem.review_status == "verified",
+                EvidenceItem.deleted_at.is_(None),
+                EvidenceItem.day < first,
+            )
+            .order_by(EvidenceItem.day, EvidenceItem.id)
+        ).all()
     sessions = list(
         session.scalars(
             sa.select(ClassSession)
@@ -174,7 +195,9 @@ def _per_mentor_pair(
     units: list[Unit] = []
     counted: list[str] = []
     for pair in pairs:
-        _, formed_term = school_term(pair.day)
+        formed_year, formed_term = school_term(pair.day)
+        if formed_year < records.school_year:
+            formed_term = 1  # formed in an earlier year: every term of this one counts
         own = [s for s in sessions if (s.details or {}).get("pair_id") == pair.id]
         counted += [s.id for s in own]
         for period in periods_of(spec.per):

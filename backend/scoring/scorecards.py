@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 
 from backend import clock
 from backend.db import utcnow
-from backend.errors import InvalidInput, NotFound, RuleViolation
+from backend.errors import Conflict, InvalidInput, NotFound, RuleViolation
 from backend.exchange.models import SECONDMENT_KINDS
 from backend.org.models import Community, Region
 from backend.scoring import collect
@@ -90,6 +90,23 @@ def create_rubric(
             f"school year {school_year} is over; its rubric can no longer change",
             field="school_year",
             code="school_year_closed",
+        )
+    scored = session.scalar(
+        sa.select(sa.func.count(ManualScore.id)).where(
+            ManualScore.rubric_id.in_(
+                sa.select(Rubric.id).where(
+                    Rubric.region_id == region_id, Rubric.school_year == school_year
+                )
+            )
+        )
+    )
+    if scored:
+        # Reviewers' scores belong to the version they scored; a new version would silently
+        # drop them from every scorecard of the year.
+        raise Conflict(
+            f"school year {school_year}'s rubric is in use: reviewers gave {scored} manual"
+            " score(s) under it; it can no longer change",
+            code="rubric_in_use",
         )
     latest = session.scalar(
         sa.select(sa.func.max(Rubric.version)).where(

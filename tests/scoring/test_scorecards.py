@@ -540,3 +540,26 @@ def test_manual_scores(client: FlaskClient, session: Session, world: World) -> N
         client, world, "outcomes", {"points": 9, "note": "市级复核"}, "bureau_city"
     )
     assert response.status_code == 200
+    # Scored under version 1: a new version for the year would drop the scores, so none.
+    changed = client.post(
+        "/api/v1/rubrics", json=rubric_body(YEAR, 12), headers=world.headers["bureau_a"]
+    )
+    assert (changed.status_code, changed.get_json()["code"]) == (409, "rubric_in_use")
+    assert session.scalar(sa.select(sa.func.count()).select_from(Rubric)) == 1
+
+
+def test_a_mentor_pair_formed_last_year_counts_through_its_sessions_this_year(
+    client: FlaskClient, session: Session, world: World
+) -> None:
+    pair = evidence(
+        session, world, "mentor_pair", date(2026, 6, 1), details={"mentor": "甲", "mentee": "乙"}
+    )  # school year 2025
+    sessions = [
+        evidence(session, world, "mentor_session", day, details={"pair_id": pair.id})
+        for day in (date(2026, 9, 15), date(2026, 10, 15), date(2026, 11, 15))
+    ]
+    session.commit()
+    card = client.get(card_url(world), headers=world.headers["bureau_a"]).get_json()
+    criteria = {c["key"]: c for a in card["areas"] for c in a["criteria"]}
+    assert criteria["mentor_pairs"]["deduction"] == 0  # a pair is in place: no 无师徒结对
+    assert sorted(criteria["mentor_sessions"]["evidence_ids"]) == sorted(s.id for s in sessions)

@@ -3,7 +3,8 @@ secondments and the schools involved (read-only, pulled). Version 2 adds the tea
 leave requests and punch corrections (pushed; ``sync.request_tables``) and their judged
 attendance days (read-only). Version 3 adds an inspector's spot checks (read-only) and
 visits (pushed; ``sync.inspection_tables``). Version 4 adds the communities' joint timetables
-(read-only) and class report forms (pushed; ``sync.class_tables``)."""
+(read-only) and class report forms (pushed; ``sync.class_tables``), and their evidence
+(pushed by school admins; ``sync.evidence_tables``)."""
 
 from __future__ import annotations
 
@@ -25,6 +26,7 @@ from backend.clock import days_ago, epoch_ms, today
 from backend.exchange.models import Secondment, Teacher
 from backend.org.models import School
 from sync.class_tables import CLASS_SESSIONS, TIMETABLE_ENTRIES
+from sync.evidence_tables import EVIDENCE_ITEMS
 from sync.inspection_tables import SPOT_CHECK_VISITS, SPOT_CHECKS
 from sync.registry import Column, Registry, Rejected, SyncTable, WireType
 from sync.request_tables import LEAVE_REQUESTS, PUNCH_CORRECTIONS
@@ -357,5 +359,6 @@ REGISTRY = Registry(
         SPOT_CHECK_VISITS,
         TIMETABLE_ENTRIES,
         CLASS_SESSIONS,
+        EVIDENCE_ITEMS,
     ]
 )

@@ -10,7 +10,9 @@ hole in the trail.
 Cleaning takes a JSON-like mapping (the API's parsed body, or a synced record) so a value
 is judged the same way however it arrives. Every refusal is a ``DomainError`` naming the
 field (422), or 409 for an id in use or an item others refer to. Services flush, never
-commit.
+commit. A phone's records (``sync.evidence_tables``) are judged by the same pieces
+(:func:`clean_record`, :func:`check_filing`, :func:`check_withdrawable`) and their trail
+brought up to date afterwards by :func:`settle_review`.
 """
 
 from __future__ import annotations
@@ -245,20 +247,55 @@ def clean(kind: str, data: Mapping[str, Any], today: date) -> dict[str, Any]:
     return values
 
 
+def content(kind: str, community_id: uuid.UUID, values: Mapping[str, Any]) -> dict[str, Any]:
+    """Cleaned values of an item of ``kind`` as JSON: what a review decides on."""
+    return {
+        "kind": kind,
+        "community_id": str(community_id),
+        "day": values["day"].isoformat(),
+        "title": values["title"],
+        "description": values["description"],
+        "subject": values["subject"],
+        "url": values["url"],
+        "school_ids": list(values["school_ids"]),
+        "people": list(values["people"]),
+        "photo_ids": list(values["photo_ids"]),
+        "details": dict(values["details"]),
+    }
+
+
 def snapshot(item: EvidenceItem) -> dict[str, Any]:
     """The item's client-written content as JSON: what a review decides on."""
+    return content(item.kind, item.community_id, {name: getattr(item, name) for name in EDITABLE})
+
+
+def community_id_of(value: Any) -> uuid.UUID:
+    try:
+        return value if isinstance(value, uuid.UUID) else uuid.UUID(value)
+    except (TypeError, ValueError, AttributeError):
+        raise InvalidEvidenceField("community_id", "required: a community id") from None
+
+
+def _kind_of(value: Any) -> str:
+    if not isinstance(value, str):
+        raise InvalidEvidenceField("kind", f"required: one of {', '.join(EVIDENCE_KINDS)}")
+    return value
+
+
+def clean_record(data: Mapping[str, Any], today: date) -> dict[str, Any]:
+    """A whole item as a phone records it, kind and community included, judged without
+    the database: its :func:`content` (what sync digests and compares)."""
+    community_id = community_id_of(data.get("community_id"))
+    kind = _kind_of(data.get("kind"))
+    return content(kind, community_id, clean(kind, data, today))
+
+
+def columns(record: Mapping[str, Any]) -> dict[str, Any]:
+    """:func:`content` back as the model's column values (ids and dates typed)."""
     return {
-        "kind": item.kind,
-        "community_id": str(item.community_id),
-        "day": item.day.isoformat(),
-        "title": item.title,
-        "description": item.description,
-        "subject": item.subject,
-        "url": item.url,
-        "school_ids": list(item.school_ids),
-        "people": list(item.people),
-        "photo_ids": list(item.photo_ids),
-        "details": dict(item.details),
+        **record,
+        "community_id": uuid.UUID(record["community_id"]),
+        "day": date.fromisoformat(record["day"]),
     }
 
 
@@ -305,11 +342,23 @@ def _check_people(session: Session, community_id: uuid.UUID, details: dict[str, 
 
 
 def _check_reference(
-    session: Session, kind: str, community_id: uuid.UUID, details: dict[str, Any]
+    session: Session,
+    kind: str,
+    community_id: uuid.UUID,
+    details: dict[str, Any],
+    pending: Mapping[str, Mapping[str, Any]],
 ) -> None:
     if kind not in REFERENCES:
         return
     key, target = REFERENCES[kind]
+    named = pending.get(details[key])
+    if (
+        named is not None
+        and named["kind"] == target
+        and named["community_id"] == community_id
+        and named.get("deleted_at") is None
+    ):
+        return
     found = session.scalar(
         sa.select(
             sa.exists().where(
@@ -327,7 +376,12 @@ def _check_reference(
 
 
 def _check_in_community(
-    session: Session, kind: str, community_id: uuid.UUID, values: dict[str, Any], today: date
+    session: Session,
+    kind: str,
+    community_id: uuid.UUID,
+    values: dict[str, Any],
+    today: date,
+    pending: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> None:
     members = _current_members(session, community_id, today)
     strangers = [s for s in values["school_ids"] if s not in members]
@@ -338,7 +392,7 @@ def _check_in_community(
             rule="001 §7",
         )
     _check_people(session, community_id, values["details"])
-    _check_reference(session, kind, community_id, values["details"])
+    _check_reference(session, kind, community_id, values["details"], pending or {})
 
 
 def _require_member(
@@ -355,12 +409,48 @@ def _require_member(
 
 
 def _community_in_scope(session: Session, principal: Principal, community_id: Any) -> uuid.UUID:
-    try:
-        cid = community_id if isinstance(community_id, uuid.UUID) else uuid.UUID(community_id)
-    except (TypeError, ValueError, AttributeError):
-        raise InvalidEvidenceField("community_id", "required: a community id") from None
+    cid = community_id_of(community_id)
     get_scoped(session, principal, Resource.COMMUNITY, Action.READ, cid)  # else 404
     return cid
+
+
+def check_filing(
+    session: Session,
+    principal: Principal,
+    kind: str,
+    community_id: uuid.UUID,
+    values: dict[str, Any],
+    *,
+    today: date,
+    pending: Mapping[str, Mapping[str, Any]] | None = None,
+) -> None:
+    """The rules an item keeps against the database, filed or changed: the caller's school
+    is a current member, and so are its schools; its people and the item it names belong to
+    the community. ``pending``: items (column values, by id) filed in the same batch but
+    not stored yet, which a session or an analysis may name."""
+    _require_member(session, principal, community_id, today)
+    _check_in_community(session, kind, community_id, values, today, pending)
+
+
+def check_withdrawable(session: Session, item: EvidenceItem) -> None:
+    """A mentor pair or a monitoring that live items refer to stays until they go."""
+    for referrer, (key, target) in REFERENCES.items():
+        if target != item.kind:
+            continue
+        used = session.scalar(
+            sa.select(
+                sa.exists().where(
+                    EvidenceItem.kind == referrer,
+                    EvidenceItem.community_id == item.community_id,
+                    EvidenceItem.deleted_at.is_(None),
+                    EvidenceItem.details[key].as_string() == item.id,
+                )
+            )
+        )
+        if used:
+            raise EvidenceInUse(
+                f"{referrer} items still refer to this {item.kind}; withdraw them first"
+            )
 
 
 def _new_id(session: Session, record_id: Any) -> str:
@@ -383,9 +473,7 @@ def file_evidence(
     for review (revision 1)."""
     community_id = _community_in_scope(session, principal, data.get("community_id"))
     _require_member(session, principal, community_id, today)
-    kind = data.get("kind")
-    if not isinstance(kind, str):
-        raise InvalidEvidenceField("kind", f"required: one of {', '.join(EVIDENCE_KINDS)}")
+    kind = _kind_of(data.get("kind"))
     values = clean(kind, data, today)
     _check_in_community(session, kind, community_id, values, today)
     item = EvidenceItem(
@@ -439,27 +527,42 @@ def revise_evidence(
 def withdraw_evidence(session: Session, principal: Principal, item: EvidenceItem) -> EvidenceItem:
     """Withdraw an item: a tombstone (it stops counting and leaves the queue) and an event.
     A mentor pair or a monitoring that live items refer to stays until they go."""
-    for referrer, (key, target) in REFERENCES.items():
-        if target != item.kind:
-            continue
-        used = session.scalar(
-            sa.select(
-                sa.exists().where(
-                    EvidenceItem.kind == referrer,
-                    EvidenceItem.community_id == item.community_id,
-                    EvidenceItem.deleted_at.is_(None),
-                    EvidenceItem.details[key].as_string() == item.id,
-                )
-            )
-        )
-        if used:
-            raise EvidenceInUse(
-                f"{referrer} items still refer to this {item.kind}; withdraw them first"
-            )
+    check_withdrawable(session, item)
     item.deleted_at = utcnow()
     session.flush()
     review.withdrawn(session, KIND, item, principal.user_id)
     return item
+
+
+def settle_review(session: Session, items: list[EvidenceItem], actor_id: uuid.UUID) -> None:
+    """Bring the trails of items written without their events (a phone's push, applied in
+    bulk) up to date, from the trail itself so a retried push settles the same: an item
+    with no trail is submitted, a withdrawn one is withdrawn once, one whose content
+    differs from what was last submitted is resubmitted as a new revision."""
+    latest: dict[str, review.ReviewEvent] = {}
+    submitted: dict[str, review.ReviewEvent] = {}
+    ids = [item.id for item in items]
+    for event in session.scalars(
+        sa.select(review.ReviewEvent)
+        .where(review.ReviewEvent.record_kind == KIND, review.ReviewEvent.record_id.in_(ids))
+        .order_by(review.ReviewEvent.at, review.ReviewEvent.id)
+    ):
+        latest[event.record_id] = event
+        if event.action in {"submitted", "resubmitted"}:
+            submitted[event.record_id] = event
+    for item in items:
+        last = latest.get(item.id)
+        if last is None:
+            review.submitted(session, KIND, item, actor_id, snapshot(item))
+            if item.deleted_at is not None:  # filed and withdrawn in one batch
+                review.withdrawn(session, KIND, item, actor_id)
+        elif item.deleted_at is not None:
+            if last.action != "withdrawn":
+                review.withdrawn(session, KIND, item, actor_id)
+        else:
+            under_review = submitted.get(item.id)
+            if under_review is None or under_review.snapshot != snapshot(item):
+                review.resubmitted(session, KIND, item, actor_id, snapshot(item))
 
 
 def trail(session: Session, kind: str, record_id: str) -> list[dict[str, Any]]:

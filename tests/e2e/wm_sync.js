@@ -271,6 +271,30 @@ const schema = appSchema({
         col('flags', 'string'),
       ],
     }),
+    // version 4 too: the communities' evidence (pushed by school admins)
+    tableSchema({
+      name: 'evidence_items',
+      columns: [
+        col('community_id', 'string', false),
+        col('kind', 'string', false),
+        col('day', 'string', false),
+        col('title', 'string', false),
+        col('description', 'string'),
+        col('subject', 'string'),
+        col('url', 'string'),
+        col('school_ids', 'string'),
+        col('people', 'string'),
+        col('photo_ids', 'string'),
+        col('details', 'string'),
+        col('submitted_by_id', 'string'),
+        col('submitted_at', 'number'),
+        col('review_status', 'string'),
+        col('review_reason', 'string'),
+        col('revision', 'number'),
+        col('status', 'string'),
+        col('flags', 'string'),
+      ],
+    }),
   ],
 })
 
@@ -319,6 +343,9 @@ class TimetableEntry extends Model {
 class ClassSession extends Model {
   static table = 'class_sessions'
 }
+class EvidenceItem extends Model {
+  static table = 'evidence_items'
+}
 
 function openDatabase() {
   const adapter = new LokiJSAdapter({
@@ -341,6 +368,7 @@ function openDatabase() {
       SpotCheckVisit,
       TimetableEntry,
       ClassSession,
+      EvidenceItem,
     ],
   })
 }

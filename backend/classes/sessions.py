@@ -388,21 +388,36 @@ def _school_names(session: Session, rows: Iterable[ClassSession]) -> dict[str, s
     }
 
 
-def _usable(ids: Iterable[str], states: Mapping[str, str]) -> tuple[list[str], list[str]]:
-    """Named photos that can serve (uploaded or still expected), and those that cannot."""
-    good: list[str] = []
+def _usable(
+    ids: Iterable[str], states: Mapping[str, str]
+) -> tuple[list[str], list[str], list[str]]:
+    """Named photos that serve as evidence (received and verified), those still on their
+    way (named, not uploaded or not processed yet), and those that cannot serve. Only a
+    received photo proves a classroom took part: a form that merely names one is not
+    complete, or a session could count with no photo behind it."""
+    verified: list[str] = []
+    waiting: list[str] = []
     bad: list[str] = []
     for photo_id in ids:
-        (bad if states.get(photo_id) in photos.UNUSABLE else good).append(photo_id)
-    return good, bad
+        state = states.get(photo_id, "expected")
+        if state == "verified":
+            verified.append(photo_id)
+        elif state in photos.UNUSABLE:
+            bad.append(photo_id)
+        else:
+            waiting.append(photo_id)
+    return verified, waiting, bad
 
 
-def _unusable_note(bad: list[str]) -> str:
-    return (
-        f"；照片 {', '.join(bad)} 无法使用 (photo {', '.join(bad)} could not be used)"
-        if bad
-        else ""
-    )
+def _photo_note(waiting: list[str], bad: list[str]) -> str:
+    note = ""
+    if waiting:
+        note += (
+            f"；照片 {', '.join(waiting)} 尚未上传 (photo {', '.join(waiting)} not received yet)"
+        )
+    if bad:
+        note += f"；照片 {', '.join(bad)} 无法使用 (photo {', '.join(bad)} could not be used)"
+    return note
 
 
 def completeness(
@@ -410,17 +425,17 @@ def completeness(
 ) -> tuple[bool, list[str]]:
     """Whether the form is complete, and what it lacks, in words the teacher reads."""
     missing: list[str] = []
-    good, bad = _usable(row.lead_photo_ids, states)
+    good, waiting, bad = _usable(row.lead_photo_ids, states)
     if not good:
-        missing.append("主讲课堂照片 (lead classroom photo)" + _unusable_note(bad))
+        missing.append("主讲课堂照片 (lead classroom photo)" + _photo_note(waiting, bad))
     for p in row.participants:
-        good, bad = _usable(p.get("photo_ids", []), states)
+        good, waiting, bad = _usable(p.get("photo_ids", []), states)
         if not good:
             school = school_names.get(p["school_id"], p["school_id"])
             missing.append(
                 f"接收班级 {p['class_name']}（{school}）的照片"
                 f" (photo from receiving class {p['class_name']} at school {school})"
-                + _unusable_note(bad)
+                + _photo_note(waiting, bad)
             )
     if not row.topic.strip():
         missing.append("授课主题 (topic)")

@@ -3,6 +3,7 @@ phone records them, timetable bodies as an admin posts them, and reading rows ba
 
 from __future__ import annotations
 
+import hashlib
 import json
 from datetime import timedelta
 from typing import Any
@@ -15,6 +16,8 @@ from backend.auth.models import Device
 from backend.classes.models import ClassSession
 from backend.classes.timetable import school_year_of
 from backend.clock import today
+from backend.db import utcnow
+from media.models import Photo
 from tests.factories import World, fresh
 from tests.sync.phone import Phone
 
@@ -119,3 +122,28 @@ def push(phone: Phone, table: str = "class_sessions", **ops: list[Any]) -> dict[
 def stored(session: Session, record_id: str) -> ClassSession:
     [row] = fresh(session, sa.select(ClassSession).where(ClassSession.id == record_id))
     return row
+
+
+# The photos the standard forms name (``form``; ``api-lead-1`` where a test names it).
+STANDARD_PHOTOS = ("cs-lead-1", "cs-recv-1", "api-lead-1")
+
+
+def received(session: Session, owner_id: Any, *photo_ids: str) -> None:
+    """These photos arrived and passed processing (as media leaves a valid upload): only a
+    received photo makes a form complete."""
+    for photo_id in photo_ids:
+        session.add(
+            Photo(
+                owner_id=owner_id,
+                photo_id=photo_id,
+                sha256=hashlib.sha256(f"{owner_id}/{photo_id}".encode()).hexdigest(),
+                size=1024,
+                declared_content_type="image/jpeg",
+                backend="local",
+                blob_key=f"test/{owner_id}/{photo_id}",
+                status="valid",
+                detected_format="JPEG",
+                processed_at=utcnow(),
+            )
+        )
+    session.flush()

@@ -18,6 +18,9 @@ from tests.factories import World
 URL = "/api/v1/classes/sessions"
 
 
+pytestmark = pytest.mark.usefixtures("standard_photos_received")
+
+
 def file(client: FlaskClient, world: World, persona: str = "school_admin_a", **values: Any) -> Any:
     response = client.post(URL, json=api_form(world, **values), headers=world.headers[persona])
     assert response.status_code == 201, response.get_json()

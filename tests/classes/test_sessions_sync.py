@@ -57,8 +57,10 @@ def test_an_offline_form_with_photos_from_both_ends_syncs_and_a_replay_changes_n
     assert row.submitted_by_id == world.users["teacher_a"].id
     assert (row.review_status, row.revision, row.complete) == ("submitted", 1, False)
     assert row.missing == [
+        "主讲课堂照片 (lead classroom photo)；照片 cs-lead-1 尚未上传"
+        " (photo cs-lead-1 not received yet)",
         f"接收班级 四(2)班（{world.member_a.name}）的照片"
-        f" (photo from receiving class 四(2)班 at school {world.member_a.name})"
+        f" (photo from receiving class 四(2)班 at school {world.member_a.name})",
     ]
 
     # The receiving end's photo reaches the teacher (e.g. by WeChat); the form names it.
@@ -69,7 +71,8 @@ def test_an_offline_form_with_photos_from_both_ends_syncs_and_a_replay_changes_n
     )
     assert teacher.sync().json == APPLIED
     row = stored(session, "cs-00000001")
-    assert (row.complete, row.missing) == (True, [])
+    # Named, not received: a form is complete only with the photos behind it.
+    assert row.complete is False and all("not received yet" in m for m in row.missing)
     assert (row.review_status, row.revision) == ("submitted", 2)  # new content: resubmitted
 
     # The photos arrive over tus and are verified; the pull says so.
@@ -100,7 +103,7 @@ def test_an_offline_form_with_photos_from_both_ends_syncs_and_a_replay_changes_n
 
 
 def test_an_incomplete_form_says_what_is_missing(
-    session: Session, world: World, teacher: Phone
+    session: Session, world: World, teacher: Phone, standard_photos_received: None
 ) -> None:
     push(
         teacher,
@@ -121,7 +124,12 @@ def test_a_photo_that_fails_processing_makes_the_form_incomplete(
     app: Flask, session: Session, world: World, teacher: Phone
 ) -> None:
     push(teacher, created=[form("cs-00000003", world)])
-    assert stored(session, "cs-00000003").complete is True
+    store_photo(app, world.users["teacher_a"].id, "cs-lead-1", photo_bytes(41))
+    assert stored(session, "cs-00000003").missing == [
+        f"接收班级 四(2)班（{world.member_a.name}）的照片"
+        f" (photo from receiving class 四(2)班 at school {world.member_a.name})"
+        "；照片 cs-recv-1 尚未上传 (photo cs-recv-1 not received yet)"
+    ]
     store_photo(app, world.users["teacher_a"].id, "cs-recv-1", b"%PDF-1.7 not an image")
     row = stored(session, "cs-00000003")
     assert row.complete is False

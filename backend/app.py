@@ -39,6 +39,7 @@ from backend.inspection.visits_api import visits_blp
 from backend.org.api import blueprints as org_blueprints
 from backend.reports import jobs as _report_jobs  # noqa: F401 - late-data subscription
 from backend.reports.api import reports_blp
+from backend.scoring import photos as _evidence_photos  # noqa: F401 - media subscriptions
 from backend.scoring.evidence_api import evidence_blp
 from backend.scoring.review_api import reviews_blp
 from backend.scoring.rubric_api import rubrics_blp

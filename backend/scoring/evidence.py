@@ -35,6 +35,7 @@ from backend.db import utcnow
 from backend.errors import Conflict, InvalidInput, RuleViolation
 from backend.exchange.models import Secondment, Teacher
 from backend.org.models import CommunityMembership
+from backend.scoring import photos
 from backend.scoring.models import EVIDENCE_KINDS, EvidenceItem
 
 RULE = "003 附件2"
@@ -489,6 +490,7 @@ def file_evidence(
     session.add(item)
     session.flush()
     review.submitted(session, KIND, item, principal.user_id, snapshot(item))
+    photos.claim_photos(session, [item])
     return item
 
 
@@ -521,6 +523,7 @@ def revise_evidence(
     if snapshot(item) != current:
         session.flush()
         review.resubmitted(session, KIND, item, principal.user_id, snapshot(item))
+        photos.claim_photos(session, [item])
     return item
 
 
@@ -539,6 +542,7 @@ def settle_review(session: Session, items: list[EvidenceItem], actor_id: uuid.UU
     bulk) up to date, from the trail itself so a retried push settles the same: an item
     with no trail is submitted, a withdrawn one is withdrawn once, one whose content
     differs from what was last submitted is resubmitted as a new revision."""
+    photos.claim_photos(session, items)
     latest: dict[str, review.ReviewEvent] = {}
     submitted: dict[str, review.ReviewEvent] = {}
     ids = [item.id for item in items]

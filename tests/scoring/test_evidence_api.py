@@ -6,15 +6,17 @@ revisions, withdrawal, and who sees what.
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
 from werkzeug.test import TestResponse
 
 from backend import clock
+from backend.org.models import CommunityMembership
 from backend.scoring.models import EvidenceItem
 from tests.factories import World
 from tests.scoring.evidence_support import filed_evidence, verified_evidence
@@ -421,3 +423,28 @@ def test_a_pair_edited_names_its_new_people(client: FlaskClient, world: World) -
     assert changed.status_code == 200, changed.json
     assert changed.json["people"] == ["王老师", "赵老师", "教研组长"]  # type: ignore[index]
     assert changed.json["revision"] == 2  # type: ignore[index]
+
+
+def test_a_school_that_left_reads_its_past_evidence_but_changes_nothing(
+    client: FlaskClient, session: Session, world: World
+) -> None:
+    item = created(file(client, world, "host_admin_a"))
+    session.execute(
+        sa.update(CommunityMembership)
+        .where(
+            CommunityMembership.community_id == world.community_a.id,
+            CommunityMembership.school_id == world.member_a.id,
+        )
+        .values(left_on=TODAY - timedelta(days=1))
+    )
+    session.commit()
+    headers = world.headers["host_admin_a"]
+    url = f"{EVIDENCE}/{item['id']}"
+    read = client.get(url, headers=headers)
+    assert read.status_code == 200  # its history stays readable
+    etag = read.headers["ETag"]
+    assert client.delete(url, headers={**headers, "If-Match": etag}).status_code == 404
+    changed = client.patch(url, json={"title": "改"}, headers={**headers, "If-Match": etag})
+    assert changed.status_code == 404
+    after = client.get(url, headers=world.headers["school_admin_a"]).get_json()
+    assert (after["title"], after["revision"]) == (item["title"], 1)

@@ -197,6 +197,7 @@ class ClassSessionWriter:
                 values=values,
                 digest=digest,
                 receipt=receipt,
+                pending=batch.values(),
             )
         except DomainError as exc:
             raise _rejecting(exc) from exc

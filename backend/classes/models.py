@@ -66,6 +66,16 @@ class ClassSession(Journaled, TimestampMixin, Reviewed, Base):
     __table_args__ = (
         sa.CheckConstraint("duration_minutes BETWEEN 1 AND 600", name="duration"),
         sa.Index("ix_class_sessions_community_day", "community_id", "day"),
+        # One live form per lesson of the timetable and day: filed twice (phone and
+        # browser), a lesson would count twice towards the score.
+        sa.Index(
+            "uq_class_sessions_lesson",
+            "timetable_entry_id",
+            "day",
+            unique=True,
+            postgresql_where=sa.text("deleted_at IS NULL AND timetable_entry_id IS NOT NULL"),
+            sqlite_where=sa.text("deleted_at IS NULL AND timetable_entry_id IS NOT NULL"),
+        ),
     )
 
     id: Mapped[str] = mapped_column(sa.String(CLIENT_ID_LENGTH), primary_key=True)

@@ -110,6 +110,10 @@ class DayInFuture(RuleViolation):
     code = "day_in_future"
 
 
+class DuplicateSession(Conflict):
+    code = "duplicate_session"
+
+
 class SessionIdInUse(Conflict):
     code = "id_in_use"
 
@@ -288,8 +292,16 @@ def stored_values(row: ClassSession) -> dict[str, Any]:
 # --- rules against the database -------------------------------------------------------------------
 
 
-def check_session(session: Session, principal: Principal, values: Mapping[str, Any]) -> None:
-    """The rules a form keeps wherever it comes from (see the module docstring)."""
+def check_session(
+    session: Session,
+    principal: Principal,
+    values: Mapping[str, Any],
+    *,
+    own_id: str | None = None,
+    pending: Iterable[Mapping[str, Any]] = (),
+) -> None:
+    """The rules a form keeps wherever it comes from (see the module docstring).
+    ``own_id``: the form being edited; ``pending``: this push's new forms, not stored yet."""
     community_id = uuid.UUID(values["community_id"])
     if not scope_covers(session, principal, Resource.CLASS_SESSION, Action.WRITE, community_id):
         # Said the same way whether or not the community exists.
@@ -321,6 +333,41 @@ def check_session(session: Session, principal: Principal, values: Mapping[str, A
                 f"timetable entry {entry_id} is not in the community's timetable",
                 field="timetable_entry_id",
             )
+        _check_not_filed_twice(session, uuid.UUID(entry_id), values["day"], own_id, pending)
+
+
+def _check_not_filed_twice(
+    session: Session,
+    entry_id: uuid.UUID,
+    day: str,
+    own_id: str | None,
+    pending: Iterable[Mapping[str, Any]],
+) -> None:
+    """One form per lesson of the timetable and day: the lead teacher's phone and a school
+    admin's browser filing the same lesson must not count it twice (a partial unique index
+    is the guard; this says so clearly first)."""
+    filed = session.scalar(
+        sa.select(ClassSession.id).where(
+            ClassSession.timetable_entry_id == entry_id,
+            ClassSession.day == date.fromisoformat(day),
+            ClassSession.deleted_at.is_(None),
+            ClassSession.id != (own_id or ""),
+        )
+    ) or next(
+        (
+            str(row["id"])
+            for row in pending
+            if str(row.get("timetable_entry_id")) == str(entry_id)
+            and str(row.get("day")) == day
+            and row.get("deleted_at") is None
+        ),
+        None,
+    )
+    if filed is not None:
+        raise DuplicateSession(
+            f"this lesson (timetable entry {entry_id}, {day}) was already filed as {filed}:"
+            " edit that form"
+        )
 
 
 def new_session_row(
@@ -331,10 +378,12 @@ def new_session_row(
     values: dict[str, Any],
     digest: str,
     receipt: Receipt,
+    pending: Iterable[Mapping[str, Any]] = (),
 ) -> dict[str, Any]:
     """Every column of a form as first received (a row to insert in bulk), or a
-    :class:`DomainError`. Completeness and the review trail follow in :func:`settle`."""
-    check_session(session, principal, values)
+    :class:`DomainError`. Completeness and the review trail follow in :func:`settle`.
+    ``pending``: this push's earlier new forms (not inserted yet)."""
+    check_session(session, principal, values, pending=pending)
     return {
         "id": record_id,
         **columns(values),
@@ -362,7 +411,7 @@ def amend_session(
     if its content changed."""
     current = stored_values(row)
     if values != current:
-        check_session(session, principal, values)
+        check_session(session, principal, values, own_id=row.id)
         for name, value in columns(values).items():
             if getattr(row, name) != value:
                 setattr(row, name, value)

@@ -157,6 +157,13 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('class_sessions', schema=None) as batch_op:
         batch_op.create_index('ix_class_sessions_community_day', ['community_id', 'day'], unique=False)
+        batch_op.create_index(
+            "uq_class_sessions_lesson",
+            ["timetable_entry_id", "day"],
+            unique=True,
+            postgresql_where=sa.text("deleted_at IS NULL AND timetable_entry_id IS NOT NULL"),
+            sqlite_where=sa.text("deleted_at IS NULL AND timetable_entry_id IS NOT NULL"),
+        )
         batch_op.create_index(batch_op.f('ix_class_sessions_server_serial'), ['server_serial'], unique=False)
 
     op.create_table('manual_scores',

@@ -3,6 +3,7 @@ by the community and the bureau above, withdrawn by deleting; the progress view.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -12,7 +13,15 @@ from sqlalchemy.orm import Session
 from backend import review
 from backend.classes.sessions import KIND
 from backend.clock import today
-from tests.classes.support import SCHOOL_YEAR, api_form, stored
+from tests.classes.support import (
+    SCHOOL_YEAR,
+    api_form,
+    class_phone,
+    form,
+    push,
+    stored,
+    timetable_body,
+)
 from tests.factories import World
 
 URL = "/api/v1/classes/sessions"
@@ -221,3 +230,39 @@ def test_progress_counts_complete_verified_sessions(
         headers=world.headers["teacher_a"],
     )
     assert bad.status_code == 422
+
+
+def test_a_lesson_is_filed_once_whoever_files_it(
+    client: FlaskClient, session: Session, world: World
+) -> None:
+    made = client.post(
+        "/api/v1/classes/timetable",
+        json=timetable_body(world),
+        headers=world.headers["school_admin_a"],
+    )
+    assert made.status_code == 201, made.get_json()
+    lesson = {"timetable_entry_id": made.get_json()["id"]}
+    first = file(client, world, **lesson)
+    # The same lesson again from the teacher's browser: refused, not counted twice.
+    again = client.post(URL, json=api_form(world, **lesson), headers=world.headers["teacher_a"])
+    assert (again.status_code, again.get_json()["code"]) == (409, "duplicate_session")
+    assert first["id"] in again.get_json()["message"]
+    # …and from the teacher's phone: set aside with the same reason.
+    phone = class_phone(client, session, world, "teacher_a")
+    record = form("cs-dup-00001", world, timetable_entry_id=lesson["timetable_entry_id"])
+    assert push(phone, created=[record])["quarantined"] == 1
+    [echo] = [
+        r for r in phone.pull()["changes"]["class_sessions"]["updated"] if r["id"] == record["id"]
+    ]
+    assert json.loads(echo["flags"])[0]["code"] == "duplicate_session"
+    # Withdrawn, the lesson may be filed anew.
+    assert (
+        client.delete(f"{URL}/{first['id']}", headers=world.headers["school_admin_a"]).status_code
+        == 204
+    )
+    assert (
+        client.post(
+            URL, json=api_form(world, **lesson), headers=world.headers["teacher_a"]
+        ).status_code
+        == 201
+    )

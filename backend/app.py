@@ -11,7 +11,7 @@ from swagger_ui_bundle import swagger_ui_path
 from werkzeug.exceptions import UnsupportedMediaType
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from backend import cli
+from backend import cli, security_headers
 from backend.attendance import checkins as _attendance_checkins  # noqa: F401 - subscriptions
 from backend.attendance import photos as _attendance_photos  # noqa: F401 - media subscriptions
 from backend.attendance.assessments_api import assessments_blp
@@ -36,6 +36,9 @@ from backend.inspection import crosscheck as _inspection_crosscheck  # noqa: F40
 from backend.inspection import photos as _inspection_photos  # noqa: F401 - media subscriptions
 from backend.inspection.plans_api import blueprints as inspection_plan_blueprints
 from backend.inspection.visits_api import visits_blp
+from backend.ops import logs as ops_logs
+from backend.ops import metrics as ops_metrics
+from backend.ops.api import ops_blp
 from backend.org.api import blueprints as org_blueprints
 from backend.reports import jobs as _report_jobs  # noqa: F401 - late-data subscription
 from backend.reports.api import reports_blp
@@ -85,6 +88,9 @@ def create_app(settings: Settings | None = None) -> Flask:
         **api_config(settings),
     )
     store_settings(app, settings)
+    # First: their before hook runs before any other, their after hooks last (post-commit).
+    ops_logs.install(app, settings)
+    ops_metrics.install(app)
     app.json = StrictJSONProvider(app)
     app.json.ensure_ascii = False  # Chinese names stay readable in responses
     if settings.proxy_count:
@@ -99,10 +105,12 @@ def create_app(settings: Settings | None = None) -> Flask:
     api = Api(app)
     for blueprint in BLUEPRINTS:
         api.register_blueprint(blueprint)
+    # Plain Flask: health checks and metrics stay out of the OpenAPI document.
+    app.register_blueprint(ops_blp)
     register_error_handlers(app)
     _serve_docs_assets(app)
     app.before_request(_refuse_unknown_bodies)
-    app.after_request(_security_headers)
+    security_headers.register(app)
     cli.register(app)
     return app
 
@@ -148,12 +156,3 @@ def _refuse_unknown_bodies() -> None:
             " application/json, multipart/form-data (file imports) and"
             " application/offset+octet-stream (uploads)"
         )
-
-
-def _security_headers(response: Response) -> Response:
-    response.headers.setdefault("X-Content-Type-Options", "nosniff")
-    response.headers.setdefault("Referrer-Policy", "no-referrer")
-    response.headers.setdefault("X-Frame-Options", "DENY")
-    if response.mimetype == "application/json":
-        response.headers.setdefault("Cache-Control", "no-store")
-    return response

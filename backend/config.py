@@ -100,6 +100,10 @@ class Settings:
     # On this day of the following month (China time) a month's attendance is tallied into
     # drafts: a day or two lets phones that were offline over the month end sync first.
     report_tally_day: int = 2
+    # Operations: log lines as JSON (one object a line, for a collector) or text (a
+    # terminal); the bearer token /metrics asks for — empty leaves /metrics switched off.
+    log_format: str = "text"
+    metrics_token: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -122,6 +126,9 @@ class Settings:
             secret = _dev_secret(instance)
         elif app_env == "production" and len(secret) < 32:
             raise ConfigError("SECRET_KEY must be at least 32 characters in production")
+        # The debugger runs code typed into an error page: never where the public can reach.
+        if app_env == "production" and _bool(env, "FLASK_DEBUG", False):
+            raise ConfigError("FLASK_DEBUG must be off when APP_ENV=production")
         return cls(
             database_url=database_url,
             redis_url=env.get("REDIS_URL") or None,
@@ -146,6 +153,8 @@ class Settings:
             unclaimed_photo_days=_int(env, "UNCLAIMED_PHOTO_DAYS", 30),
             image_max_pixels=_int(env, "IMAGE_MAX_PIXELS", cls.image_max_pixels),
             report_tally_day=_int(env, "REPORT_TALLY_DAY", cls.report_tally_day),
+            log_format=env.get("LOG_FORMAT") or ("json" if app_env == "production" else "text"),
+            metrics_token=env.get("METRICS_TOKEN", ""),
         ).validated()
 
     def validated(self) -> Settings:
@@ -162,6 +171,8 @@ class Settings:
             raise ConfigError("MEDIA_STORAGE=s3 needs S3_BUCKET")
         if not 1 <= self.report_tally_day <= 28:
             raise ConfigError("REPORT_TALLY_DAY must be a day of the month from 1 to 28")
+        if self.log_format not in {"json", "text"}:
+            raise ConfigError("LOG_FORMAT must be json or text")
         return self
 
     def with_(self, **changes: Any) -> Settings:

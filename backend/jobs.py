@@ -29,6 +29,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from backend.db import Base, IdMixin, database_of, utcnow
 from backend.extensions import settings_of
+from backend.ops.metrics import JOB_FAILURES
 
 log = logging.getLogger(__name__)
 QUEUE = "ucomm"
@@ -119,6 +120,7 @@ def relay(app: Flask, ids: list[Any] | None = None) -> int:
                     _resolve(row.name)(**row.args)
         except Exception as exc:  # the row stays; `flask jobs relay` tries again
             log.exception("job %s (%s) could not run or be queued", row.name, row.id)
+            JOB_FAILURES.labels("relay").inc()
             with database.unit_of_work() as session:
                 session.execute(
                     sa.update(OutboxJob)

@@ -17,6 +17,7 @@ from backend.db import utcnow
 from backend.events import photo_changed
 from backend.extensions import settings_of
 from backend.jobs import job
+from backend.ops.metrics import PHOTOS_PROCESSED
 from media import services
 from media.images import process_image
 from media.models import Photo, Upload
@@ -53,6 +54,7 @@ def process_photo(session: Session, photo_pk: str) -> None:
         photo.invalid_reason = report.reason[:500] or "not a usable image"
     photo.processed_at = utcnow()
     session.flush()
+    PHOTOS_PROCESSED.labels(photo.status).inc()
     photo_changed.send(session, owner_id=photo.owner_id, photo_id=photo.photo_id)
 
 

@@ -15,6 +15,7 @@ from backend.auth.policy import Action, Resource, current_principal, requires, s
 from backend.db import db
 from backend.errors import NotFound, error_body
 from backend.extensions import Blueprint, Schema
+from backend.ops.metrics import count_sync_push
 from backend.pagination import PageArgs, page_schema, paginate
 from sync import models, protocol, services
 from sync.tables import REGISTRY
@@ -119,7 +120,9 @@ class Sync(MethodView):
                     403, "device_mismatch", "X-Device-Id is not the device this token was issued to"
                 )
             )
-        return services.push(db.session, principal, req)
+        result = services.push(db.session, principal, req)
+        count_sync_push(result)
+        return result
 
 
 def _parse_push() -> services.PushRequest:

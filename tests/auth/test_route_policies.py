@@ -44,6 +44,10 @@ def test_only_login_refresh_and_docs_are_public(app: Flask) -> None:
                 "GET /api/v1/photos/signed/",
                 # 一公开: committed spot-check plans, their draw records and verification.
                 "GET /api/v1/public/inspection/plans",
+                # Probes for load balancers; /metrics checks METRICS_TOKEN itself.
+                "GET /health/live",
+                "GET /health/ready",
+                "GET /metrics",
             )
         )
         for route in public

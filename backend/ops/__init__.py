@@ -1,0 +1,1 @@
+"""Operating the service: health checks, request ids and structured logs, metrics."""

@@ -57,6 +57,9 @@ class ImportReportSchema(Schema):
 
 
 class ImportInvalidSchema(ErrorSchema):
-    """422 ``import_invalid``: some rows failed, so nothing was stored."""
+    """422: ``import_invalid`` (some rows failed, so nothing was stored) with the report, or
+    ``validation_error`` (the request itself, e.g. no file part) without one."""
 
-    report = fields.Nested(ImportReportSchema, required=True)
+    report = fields.Nested(
+        ImportReportSchema, metadata={"description": "Present when code is import_invalid."}
+    )

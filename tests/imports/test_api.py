@@ -507,3 +507,19 @@ def test_a_row_is_checked_against_the_rows_before_it_in_the_same_file(
     [error] = r.json["report"]["errors"]
     assert (error["row"], error["rule"]) == (3, RULE) and "overlap" in error["message"]
     assert count(session, Secondment) == before
+
+
+def test_a_request_without_a_file_is_a_422_in_the_documented_shape(
+    client: FlaskClient, codes: Codes
+) -> None:
+    # Found by the API fuzz run: the 422 documented only the report-carrying shape, but a
+    # request the arguments parser refuses answers 422 validation_error with no report.
+    r = client.post("/api/v1/imports/schools", headers=codes.headers["bureau_a"], data={})
+
+    assert r.status_code == 422
+    assert r.json is not None and r.json["code"] == "validation_error"
+    assert "report" not in r.json
+    spec = client.get("/api/v1/openapi.json").json
+    assert spec is not None
+    documented = spec["components"]["schemas"]["ImportInvalid"]
+    assert set(documented["required"]) <= set(r.json)

@@ -70,3 +70,51 @@ def short_text(values: Mapping[str, Any], name: str, invalid: Invalid, limit: in
     if len(text) > limit:
         raise invalid(name, f"is longer than {limit} characters")
     return text
+
+
+# 2020-01-01 UTC: a capture time before it is a phone with its clock unset, not a time.
+MIN_EPOCH_MS = 1_577_836_800_000
+
+
+def epoch_ms(values: Mapping[str, Any], name: str, invalid: Invalid) -> int:
+    """A required device time in epoch milliseconds."""
+    result = integer(values, name, invalid, optional=False)
+    assert result is not None  # required
+    if result < MIN_EPOCH_MS:
+        raise invalid(name, "must be device epoch milliseconds")
+    return result
+
+
+def elapsed_ms(values: Mapping[str, Any], name: str, invalid: Invalid) -> int | None:
+    """An optional duration in milliseconds (e.g. time since boot)."""
+    result = integer(values, name, invalid, optional=True)
+    if result is not None and result < 0:
+        raise invalid(name, "must not be negative")
+    return result
+
+
+def position(
+    values: Mapping[str, Any], invalid: Invalid, coord_systems: tuple[str, ...]
+) -> dict[str, Any]:
+    """Where a phone says it was: latitude, longitude, accuracy_m, coord_system (the first
+    of ``coord_systems`` when none is named) and mock_location."""
+    latitude = number(values, "latitude", invalid, optional=False)
+    longitude = number(values, "longitude", invalid, optional=False)
+    assert latitude is not None and longitude is not None  # required
+    if not -90 <= latitude <= 90:
+        raise invalid("latitude", "must be between -90 and 90")
+    if not -180 <= longitude <= 180:
+        raise invalid("longitude", "must be between -180 and 180")
+    accuracy = number(values, "accuracy_m", invalid, optional=True)
+    if accuracy is not None and accuracy < 0:
+        raise invalid("accuracy_m", "must not be negative")
+    coord_system = values.get("coord_system") or coord_systems[0]
+    if coord_system not in coord_systems:
+        raise invalid("coord_system", f"must be one of {', '.join(coord_systems)}")
+    return {
+        "latitude": latitude,
+        "longitude": longitude,
+        "accuracy_m": accuracy,
+        "coord_system": coord_system,
+        "mock_location": flag(values, "mock_location", invalid),
+    }

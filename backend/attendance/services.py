@@ -20,8 +20,6 @@ from backend.attendance.models import CHECK_IN_KINDS, COORD_SYSTEMS, CheckIn
 
 NOTE_MAX = 1000
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
-# Earliest plausible capture (epoch ms, 2020-01-01): anything before is a broken clock.
-_MIN_EPOCH_MS = 1_577_836_800_000
 
 CLIENT_FIELDS = (
     "kind",
@@ -64,18 +62,6 @@ class Receipt:
     skew_ms: int | None
 
 
-def _number(values: dict[str, Any], name: str, *, optional: bool) -> float | None:
-    return device_values.number(values, name, InvalidCheckIn, optional=optional)
-
-
-def _integer(values: dict[str, Any], name: str, *, optional: bool) -> int | None:
-    return device_values.integer(values, name, InvalidCheckIn, optional=optional)
-
-
-def _flag_value(values: dict[str, Any], name: str) -> bool:
-    return device_values.flag(values, name, InvalidCheckIn)
-
-
 def _short_text(values: dict[str, Any], name: str, limit: int) -> str | None:
     return device_values.short_text(values, name, InvalidCheckIn, limit)
 
@@ -85,39 +71,18 @@ def clean_check_in(raw: dict[str, Any]) -> dict[str, Any]:
     kind = raw.get("kind")
     if kind not in CHECK_IN_KINDS:
         raise InvalidCheckIn("kind", f"must be one of {', '.join(CHECK_IN_KINDS)}")
-    captured_at = _integer(raw, "captured_at", optional=False)
-    assert captured_at is not None
-    if captured_at < _MIN_EPOCH_MS:
-        raise InvalidCheckIn("captured_at", "must be device epoch milliseconds")
-    latitude = _number(raw, "latitude", optional=False)
-    longitude = _number(raw, "longitude", optional=False)
-    assert latitude is not None and longitude is not None
-    if not -90 <= latitude <= 90:
-        raise InvalidCheckIn("latitude", "must be between -90 and 90")
-    if not -180 <= longitude <= 180:
-        raise InvalidCheckIn("longitude", "must be between -180 and 180")
-    accuracy = _number(raw, "accuracy_m", optional=True)
-    if accuracy is not None and accuracy < 0:
-        raise InvalidCheckIn("accuracy_m", "must not be negative")
-    coord_system = raw.get("coord_system") or "wgs84"
-    if coord_system not in COORD_SYSTEMS:
-        raise InvalidCheckIn("coord_system", f"must be one of {', '.join(COORD_SYSTEMS)}")
+    captured_at = device_values.epoch_ms(raw, "captured_at", InvalidCheckIn)
+    where = device_values.position(raw, InvalidCheckIn, COORD_SYSTEMS)
     sha = _short_text(raw, "photo_sha256", 64)
     if sha is not None:
         sha = sha.lower()
         if not _SHA256.match(sha):
             raise InvalidCheckIn("photo_sha256", "must be 64 hexadecimal characters")
-    elapsed = _integer(raw, "elapsed_ms", optional=True)
-    if elapsed is not None and elapsed < 0:
-        raise InvalidCheckIn("elapsed_ms", "must not be negative")
+    elapsed = device_values.elapsed_ms(raw, "elapsed_ms", InvalidCheckIn)
     return {
         "kind": kind,
         "captured_at": captured_at,
-        "latitude": latitude,
-        "longitude": longitude,
-        "accuracy_m": accuracy,
-        "coord_system": coord_system,
-        "mock_location": _flag_value(raw, "mock_location"),
+        **where,
         "photo_id": _short_text(raw, "photo_id", 64),
         "photo_sha256": sha,
         "elapsed_ms": elapsed,

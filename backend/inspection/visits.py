@@ -51,8 +51,6 @@ from backend.org.models import School
 NOTE_MAX = 2000
 FINDING_NOTE_MAX = 1000
 MAX_PHOTOS = 20
-# Earliest plausible arrival (epoch ms, 2020-01-01): anything before is a broken clock.
-_MIN_EPOCH_MS = 1_577_836_800_000
 _CLIENT_ID = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 
 CLIENT_FIELDS = (
@@ -116,18 +114,6 @@ class ImmutableVisit(RuleViolation):
 # --- cleaning (pure) ------------------------------------------------------------------------
 
 
-def _number(raw: Mapping[str, Any], name: str, *, optional: bool) -> float | None:
-    return device_values.number(raw, name, InvalidVisitField, optional=optional)
-
-
-def _integer(raw: Mapping[str, Any], name: str, *, optional: bool) -> int | None:
-    return device_values.integer(raw, name, InvalidVisitField, optional=optional)
-
-
-def _boolean(raw: Mapping[str, Any], name: str) -> bool:
-    return device_values.flag(raw, name, InvalidVisitField)
-
-
 def _client_id(value: Any, name: str) -> str | None:
     if value is None or value == "":
         return None
@@ -189,26 +175,9 @@ def clean_visit(raw: Mapping[str, Any]) -> dict[str, Any]:
     """Typed, range-checked client values (JSON-able: what sync digests), sanitized where
     harmless (long notes are cut, repeated photo ids dropped)."""
     spot_check_id = _uuid_text(raw.get("spot_check_id"), "spot_check_id")
-    arrived_at = _integer(raw, "arrived_at", optional=False)
-    assert arrived_at is not None
-    if arrived_at < _MIN_EPOCH_MS:
-        raise InvalidVisitField("arrived_at", "must be device epoch milliseconds")
-    latitude = _number(raw, "latitude", optional=False)
-    longitude = _number(raw, "longitude", optional=False)
-    assert latitude is not None and longitude is not None
-    if not -90 <= latitude <= 90:
-        raise InvalidVisitField("latitude", "must be between -90 and 90")
-    if not -180 <= longitude <= 180:
-        raise InvalidVisitField("longitude", "must be between -180 and 180")
-    accuracy = _number(raw, "accuracy_m", optional=True)
-    if accuracy is not None and accuracy < 0:
-        raise InvalidVisitField("accuracy_m", "must not be negative")
-    coord_system = raw.get("coord_system") or "wgs84"
-    if coord_system not in COORD_SYSTEMS:
-        raise InvalidVisitField("coord_system", f"must be one of {', '.join(COORD_SYSTEMS)}")
-    elapsed = _integer(raw, "elapsed_ms", optional=True)
-    if elapsed is not None and elapsed < 0:
-        raise InvalidVisitField("elapsed_ms", "must not be negative")
+    arrived_at = device_values.epoch_ms(raw, "arrived_at", InvalidVisitField)
+    where = device_values.position(raw, InvalidVisitField, COORD_SYSTEMS)
+    elapsed = device_values.elapsed_ms(raw, "elapsed_ms", InvalidVisitField)
     boot_id = raw.get("boot_id") or None
     if boot_id is not None and (not isinstance(boot_id, str) or len(boot_id) > 64):
         raise InvalidVisitField("boot_id", "must be text of at most 64 characters")
@@ -221,11 +190,7 @@ def clean_visit(raw: Mapping[str, Any]) -> dict[str, Any]:
         "arrived_at": arrived_at,
         "elapsed_ms": elapsed,
         "boot_id": boot_id,
-        "latitude": latitude,
-        "longitude": longitude,
-        "accuracy_m": accuracy,
-        "coord_system": coord_system,
-        "mock_location": _boolean(raw, "mock_location"),
+        **where,
         "photo_ids": unique_photos,
         "signature_photo_id": _client_id(raw.get("signature_photo_id"), "signature_photo_id"),
         "findings": _findings(raw),

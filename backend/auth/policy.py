@@ -623,12 +623,16 @@ def get_scoped(
     object_id: uuid.UUID | str,
     *,
     for_update: bool = False,
+    live: bool = False,
 ) -> Any:
-    """The object if it is within the caller's scope for ``action``; else 404."""
+    """The object if it is within the caller's scope for ``action``; else 404. ``live``:
+    a tombstone (``deleted_at`` set: withdrawn, left the scope of phones) is not found."""
     model = MODELS[resource]
     stmt = scoped_select(principal, resource, action).where(
         model.id == object_id  # type: ignore[attr-defined]
     )
+    if live:
+        stmt = stmt.where(model.deleted_at.is_(None))  # type: ignore[attr-defined]
     if for_update:
         stmt = stmt.with_for_update()
     obj = session.scalars(stmt).one_or_none()

@@ -43,7 +43,6 @@ from backend.classes.schemas import (
     TimetableQueryArgs,
 )
 from backend.db import db
-from backend.errors import NotFound
 from backend.extensions import Blueprint
 from backend.pagination import PageArgs, page_schema, paginate
 
@@ -69,9 +68,8 @@ def _entry(entry_id: uuid.UUID, action: Action) -> TimetableEntry:
         action,
         entry_id,
         for_update=action is not Action.READ,
+        live=True,
     )
-    if row.deleted_at is not None:
-        raise NotFound(f"No timetable entry {entry_id}")
     return row
 
 
@@ -83,9 +81,8 @@ def _session(session_id: str, action: Action) -> ClassSession:
         action,
         session_id,
         for_update=action is not Action.READ,
+        live=True,
     )
-    if row.deleted_at is not None:
-        raise NotFound(f"No class session {session_id}")
     return row
 
 

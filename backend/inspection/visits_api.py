@@ -32,7 +32,6 @@ from backend.auth.policy import (
     scoped_select,
 )
 from backend.db import db
-from backend.errors import NotFound
 from backend.exchange.models import Teacher
 from backend.extensions import Blueprint, Schema
 from backend.inspection.models import (
@@ -291,10 +290,8 @@ class SpotCheckDetail(MethodView):
         its findings and their discrepancies with the attendance record."""
         principal = current_principal()
         spot_check: SpotCheck = get_scoped(
-            db.session, principal, Resource.SPOT_CHECK, Action.READ, spot_check_id
+            db.session, principal, Resource.SPOT_CHECK, Action.READ, spot_check_id, live=True
         )
-        if spot_check.deleted_at is not None:
-            raise NotFound(f"No spot check {spot_check_id}")
         return _detail(db.session, principal, spot_check)
 
 

@@ -154,10 +154,6 @@ def _session_wire(row: ClassSession) -> dict[str, Any]:
     }
 
 
-def _rejecting(error: DomainError) -> Rejected:
-    return Rejected(error.code, error.message)
-
-
 # ``update`` is not handed the principal (TableWriter.update takes none), yet an edit is
 # judged against the pusher's communities: ``owner_matches``, which sync.services calls
 # before every update, keeps it for the push.
@@ -171,7 +167,7 @@ class ClassSessionWriter:
         try:
             return sessions.clean_session(raw)
         except DomainError as exc:
-            raise _rejecting(exc) from exc
+            raise Rejected.because(exc) from exc
 
     def owner_matches(self, row: ClassSession, principal: Principal) -> bool:
         session = object_session(row)
@@ -200,7 +196,7 @@ class ClassSessionWriter:
                 pending=batch.values(),
             )
         except DomainError as exc:
-            raise _rejecting(exc) from exc
+            raise Rejected.because(exc) from exc
 
     def update(
         self, session: Session, row: ClassSession, values: dict[str, Any], digest: str
@@ -210,7 +206,7 @@ class ClassSessionWriter:
         try:
             sessions.amend_session(session, principal, row, values, digest)
         except DomainError as exc:
-            raise _rejecting(exc) from exc
+            raise Rejected.because(exc) from exc
 
     def mark_rejected_update(self, row: ClassSession, reason: str) -> None:
         """Nothing to mark: the stored form is sent back on the next pull as it is."""

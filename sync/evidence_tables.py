@@ -99,10 +99,6 @@ def stored_digest(row: EvidenceItem) -> str:
     return digest(evidence.snapshot(row))
 
 
-def _rejecting(error: DomainError) -> Rejected:
-    return Rejected(error.code, error.message)
-
-
 def _decoded(raw: Mapping[str, Any]) -> dict[str, Any]:
     """The phone's record with its JSON-text columns decoded (a decoded value is taken
     too); ``null`` stays ``null`` (an empty list or object)."""
@@ -145,7 +141,7 @@ class EvidenceWriter:
         try:
             return evidence.clean_record(_decoded(raw), clock.today())
         except DomainError as exc:
-            raise _rejecting(exc) from exc
+            raise Rejected.because(exc) from exc
 
     def owner_matches(self, row: EvidenceItem, principal: Principal) -> bool:
         """Any admin of the community's schools may change its items (as through the API);
@@ -188,7 +184,7 @@ class EvidenceWriter:
                 pending=batch,
             )
         except DomainError as exc:
-            raise _rejecting(exc) from exc
+            raise Rejected.because(exc) from exc
         return {
             "id": record_id,
             **typed,
@@ -219,7 +215,7 @@ class EvidenceWriter:
                 session, principal, row.kind, row.community_id, typed, today=clock.today()
             )
         except DomainError as exc:
-            raise _rejecting(exc) from exc
+            raise Rejected.because(exc) from exc
         for name in evidence.EDITABLE:
             if getattr(row, name) != typed[name]:
                 setattr(row, name, typed[name])

@@ -135,10 +135,6 @@ SPOT_CHECKS = SyncTable(
 # --- spot_check_visits (pushed by inspectors) -------------------------------------------------
 
 
-def _rejecting(error: DomainError) -> Rejected:
-    return Rejected(error.code, error.message)
-
-
 def _visits_for(p: Principal) -> sa.Select[Any] | None:
     if p.role != "inspector":
         return None
@@ -191,7 +187,7 @@ class VisitWriter:
         try:
             return visits.clean_visit(raw)
         except DomainError as exc:
-            raise _rejecting(exc) from exc
+            raise Rejected.because(exc) from exc
 
     def owner_matches(self, row: SpotCheckVisit, principal: Principal) -> bool:
         return row.inspector_id == principal.user_id
@@ -217,7 +213,7 @@ class VisitWriter:
                 batch=batch,
             )
         except DomainError as exc:
-            raise _rejecting(exc) from exc
+            raise Rejected.because(exc) from exc
 
     def update(
         self, session: Session, row: SpotCheckVisit, values: dict[str, Any], digest: str
@@ -225,7 +221,7 @@ class VisitWriter:
         try:
             visits.amend_visit(session, row, values, digest)
         except DomainError as exc:
-            raise _rejecting(exc) from exc
+            raise Rejected.because(exc) from exc
 
     def mark_rejected_update(self, row: SpotCheckVisit, reason: str) -> None:
         visits.flag(row, "update_rejected", reason)

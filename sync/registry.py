@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from backend.attendance.services import Receipt
 from backend.auth.policy import Principal
+from backend.errors import DomainError
 
 WireType = Literal["string", "number", "boolean"]
 
@@ -38,6 +39,11 @@ class Rejected(Exception):
         super().__init__(f"{reason}: {detail}")
         self.reason = reason
         self.detail = detail
+
+    @classmethod
+    def because(cls, error: DomainError) -> Rejected:
+        """A feature's broken rule as a quarantine: its code is the reason."""
+        return cls(error.code, error.message)
 
 
 class TableWriter(Protocol):

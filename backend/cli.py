@@ -12,6 +12,7 @@ from alembic.config import Config
 from flask import Flask, current_app
 from flask.cli import AppGroup, with_appcontext
 
+from backend.audit.cli import audit_group
 from backend.config import PROJECT_ROOT
 from backend.db import db
 from backend.errors import DomainError
@@ -209,3 +210,4 @@ def register(app: Flask) -> None:
     app.cli.add_command(create_user_command)
     app.cli.add_command(demo_data_command)
     app.cli.add_command(inspection_group)
+    app.cli.add_command(audit_group)

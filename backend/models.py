@@ -10,6 +10,7 @@ from backend.attendance.day_models import MonthlyAssessment, TeacherDay, Teacher
 from backend.attendance.models import CheckIn, FlagReview
 from backend.attendance.request_models import LeaveRequest, PunchCorrection
 from backend.attendance.rule_models import AttendanceRule
+from backend.audit.models import AuditEvent, AuditHead
 from backend.auth.models import Device, RefreshToken, User
 from backend.classes.models import ClassSession, TimetableEntry
 from backend.db import Base, SyncClock
@@ -45,6 +46,8 @@ from media.models import Photo, Upload
 
 __all__ = [
     "AttendanceRule",
+    "AuditEvent",
+    "AuditHead",
     "Base",
     "CheckIn",
     "ClassSession",

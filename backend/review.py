@@ -12,6 +12,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
+from backend.audit.trail import Audited
 from backend.db import Base, IdMixin, UTCDateTime, str_enum, utcnow
 from backend.errors import Conflict, InvalidInput
 
@@ -36,7 +37,7 @@ class Reviewed:
     review_reason: Mapped[str] = mapped_column(sa.String(1000), default="")
 
 
-class ReviewEvent(IdMixin, Base):
+class ReviewEvent(IdMixin, Audited, Base):
     """One step in a reviewed record's life. Append-only: never updated, never deleted."""
 
     __tablename__ = "review_events"

@@ -25,6 +25,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from backend.attendance.services import Receipt
+from backend.audit.trail import note_inserted
 from backend.auth.policy import Principal
 from backend.clock import days_ago, epoch_ms
 from backend.db import current_serial, journal_serial, utcnow
@@ -315,10 +316,11 @@ def _push_once(session: Session, principal: Principal, req: PushRequest) -> dict
             assert writer is not None
             writer.prepare_new(session, principal, [r for r in rows.values()])
             # One multi-row INSERT, without building an ORM object per record.
-            table = REGISTRY.get(table_name).model.__table__
+            model = REGISTRY.get(table_name).model
             session.connection().execute(
-                table.insert(), [{**r, "server_serial": serial} for r in rows.values()]
+                model.__table__.insert(), [{**r, "server_serial": serial} for r in rows.values()]
             )
+            note_inserted(session, model, rows.values())
         for table_name in req.changes:
             writer = REGISTRY.get(table_name).writer
             written = [i for t, i in outcome.written if t == table_name]

@@ -14,6 +14,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
+from backend.audit.trail import Audited
 from backend.db import Base, IdMixin, Journaled, TimestampMixin, UTCDateTime, str_enum
 
 CHECK_IN_KINDS = ("in", "out")
@@ -22,7 +23,7 @@ CHECK_IN_STATUSES = ("accepted", "flagged", "rejected")
 CLIENT_ID_LENGTH = 64
 
 
-class CheckIn(Journaled, TimestampMixin, Base):
+class CheckIn(Journaled, TimestampMixin, Audited, Base):
     __tablename__ = "check_ins"
     __tombstones_only__ = True  # pay evidence: withdrawn, never destroyed
     __table_args__ = (
@@ -90,7 +91,7 @@ class CheckIn(Journaled, TimestampMixin, Base):
 FLAG_DECISIONS = ("accepted", "dismissed")
 
 
-class FlagReview(IdMixin, Base):
+class FlagReview(IdMixin, Audited, Base):
     """An admin's decision on one flag of a check-in, with a note. Append-only: a second
     review of the same flag adds a row (the latest decides), so the trail is never lost.
 

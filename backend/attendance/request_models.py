@@ -20,6 +20,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
 from backend.attendance.models import CHECK_IN_KINDS, CLIENT_ID_LENGTH
+from backend.audit.trail import Audited
 from backend.db import Base, Journaled, TimestampMixin, UTCDateTime, str_enum
 
 REQUEST_STATUSES = ("pending", "approved", "rejected", "cancelled")
@@ -32,7 +33,7 @@ def half_ordinal(day: date, half: str) -> int:
     return day.toordinal() * 2 + HALVES.index(half)
 
 
-class _Request(Journaled, TimestampMixin):
+class _Request(Journaled, TimestampMixin, Audited):
     """Columns every request shares: who, where, the decision, and sync bookkeeping."""
 
     __tombstones_only__ = True

@@ -19,6 +19,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
 from backend.attendance.models import CLIENT_ID_LENGTH
+from backend.audit.trail import Audited
 from backend.db import Base, IdMixin, Journaled, TimestampMixin, UTCDateTime, str_enum
 from backend.review import Reviewed
 
@@ -58,7 +59,7 @@ class TimetableEntry(IdMixin, Journaled, TimestampMixin, Base):
     note: Mapped[str] = mapped_column(sa.String(1000), default="")
 
 
-class ClassSession(Journaled, TimestampMixin, Reviewed, Base):
+class ClassSession(Journaled, TimestampMixin, Reviewed, Audited, Base):
     """A class report form (课堂信息汇报表) for one session of a synchronized class."""
 
     __tablename__ = "class_sessions"

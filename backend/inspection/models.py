@@ -24,6 +24,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
 from backend.attendance.models import CLIENT_ID_LENGTH, COORD_SYSTEMS
+from backend.audit.trail import Audited
 from backend.db import Base, IdMixin, Journaled, TimestampMixin, UTCDateTime, str_enum
 
 PLAN_STATUSES = ("draft", "committed", "drawn", "revealed", "cancelled")
@@ -181,7 +182,7 @@ class InspectorConflict(IdMixin, TimestampMixin, Base):
     note: Mapped[str] = mapped_column(sa.String(500), default="")
 
 
-class SpotCheckVisit(Journaled, TimestampMixin, Base):
+class SpotCheckVisit(Journaled, TimestampMixin, Audited, Base):
     """A visit as the inspector's phone recorded it, plus what the server adds on receipt.
     The id is the phone's: a re-sent visit can only update the same row."""
 
@@ -250,7 +251,7 @@ class SpotCheckVisit(Journaled, TimestampMixin, Base):
     client_digest: Mapped[str] = mapped_column(sa.String(64))
 
 
-class SpotCheckFinding(IdMixin, TimestampMixin, Base):
+class SpotCheckFinding(IdMixin, TimestampMixin, Audited, Base):
     """One teacher's finding in one visit, with its cross-check against attendance.
     Derived from the visit (rewritten whenever the visit changes)."""
 

@@ -17,6 +17,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
+from backend.audit.trail import Audited
 from backend.db import Base, IdMixin, TimestampMixin, UTCDateTime, str_enum
 
 HOST_REPORT_STATUSES = ("draft", "confirmed", "superseded")
@@ -38,7 +39,11 @@ def _one_current(table: str) -> sa.Index:
     )
 
 
-class _Report(IdMixin, TimestampMixin):
+class _Report(IdMixin, TimestampMixin, Audited):
+    # The trail records ``content_hash`` for the rows (and diff, derived from them): a
+    # province's month would otherwise copy every report's rows into it.
+    __audit_omit__ = frozenset({"rows", "diff"})
+
     school_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("schools.id", ondelete="RESTRICT"))
     month: Mapped[date] = mapped_column(doc="the first day of the month")
     version: Mapped[int]

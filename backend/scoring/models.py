@@ -25,6 +25,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
 from backend.attendance.models import CLIENT_ID_LENGTH
+from backend.audit.trail import Audited
 from backend.db import Base, IdMixin, Journaled, TimestampMixin, UTCDateTime, str_enum
 from backend.review import Reviewed
 
@@ -45,7 +46,7 @@ EVIDENCE_KINDS = (
 )
 
 
-class EvidenceItem(Journaled, TimestampMixin, Reviewed, Base):
+class EvidenceItem(Journaled, TimestampMixin, Reviewed, Audited, Base):
     __tablename__ = "evidence_items"
     __tombstones_only__ = True  # withdrawn, never destroyed: reviews refer to it
     __table_args__ = (sa.Index("ix_evidence_items_community_day", "community_id", "day"),)
@@ -88,7 +89,7 @@ class Rubric(IdMixin, TimestampMixin, Base):
     )
 
 
-class ManualScore(IdMixin, TimestampMixin, Base):
+class ManualScore(IdMixin, TimestampMixin, Audited, Base):
     """A reviewer's score of a manual criterion (e.g. the outcomes area), with a note."""
 
     __tablename__ = "manual_scores"

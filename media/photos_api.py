@@ -18,7 +18,15 @@ from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from marshmallow import fields, validate
 
 from backend.auth.models import User
-from backend.auth.policy import Action, Resource, current_principal, public, requires, scope
+from backend.auth.policy import (
+    Action,
+    Resource,
+    check_in_photos,
+    current_principal,
+    public,
+    requires,
+    scope,
+)
 from backend.db import db
 from backend.errors import NotFound
 from backend.extensions import Blueprint, Schema, settings_of
@@ -61,10 +69,11 @@ def _signer() -> URLSafeTimedSerializer:
 
 
 def _visible_photo(photo_pk: uuid.UUID) -> Photo:
-    """The caller's own photos, and those of the users they administer."""
+    """The caller's own photos, those of the users they administer, and those named by
+    check-ins they may read (a host school judging its exchange teachers' punches)."""
     principal = current_principal()
     stmt = sa.select(Photo).where(Photo.id == photo_pk)
-    owners = [Photo.owner_id == principal.user_id]
+    owners = [Photo.owner_id == principal.user_id, Photo.id.in_(check_in_photos(principal))]
     if principal.role in ("bureau_admin", "school_admin"):
         users = sa.select(User.id).where(scope(principal, Resource.USER, Action.READ))
         owners.append(Photo.owner_id.in_(users))

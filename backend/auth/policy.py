@@ -42,6 +42,7 @@ from backend.inspection.models import (
 from backend.org.models import Community, CommunityMembership, MembershipChange, Region, School
 from backend.reports.models import HomeMonthReport, HostMonthReport, ReportRun
 from backend.scoring.models import EvidenceItem, Rubric
+from media.models import Photo
 
 F = TypeVar("F", bound=Callable[..., Any])
 Condition = sa.ColumnElement[bool]
@@ -613,6 +614,23 @@ M = TypeVar("M", bound=Base)
 def scoped_select(principal: Principal, resource: Resource, action: Action) -> sa.Select[Any]:
     model = MODELS[resource]
     return sa.select(model).where(scope(principal, resource, action))
+
+
+def check_in_photos(principal: Principal) -> sa.Select[Any]:
+    """Photos (media ``Photo.id``) named by check-ins the caller may read: whoever judges a
+    punch sees its photo (the host school reviewing a flag, the bureau), not only the
+    photographer's own school. A check-in names its photo by the teacher's client id."""
+    if principal.role not in POLICY.get((Resource.CHECK_IN, Action.READ), {}):
+        return sa.select(Photo.id).where(sa.false())
+    return (
+        sa.select(Photo.id)
+        .join(User, User.id == Photo.owner_id)
+        .join(
+            CheckIn,
+            sa.and_(CheckIn.teacher_id == User.teacher_id, CheckIn.photo_id == Photo.photo_id),
+        )
+        .where(scope(principal, Resource.CHECK_IN, Action.READ))
+    )
 
 
 def get_scoped(

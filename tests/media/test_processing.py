@@ -24,7 +24,7 @@ from media import services
 from media.jobs import remove_unclaimed_photos
 from media.models import Photo, Upload
 from tests.factories import World
-from tests.sync.phone import Phone, check_in
+from tests.sync.phone import Phone, check_in, phone_for
 
 # A minute ago (on time, so the only flags a test sees are the photo's own).
 CAPTURED = datetime.now(CHINA).replace(second=0, microsecond=0) - timedelta(minutes=1)
@@ -238,3 +238,51 @@ def test_derivatives_are_served_by_signed_expiring_urls_in_scope(
     with mock.patch("time.time", return_value=0):
         old = signer.dumps(payload)
     assert client.get(f"/api/v1/photos/signed/{old}").status_code == 404
+
+
+def test_the_host_school_sees_the_photo_of_a_punch_it_judges(
+    app: Flask, session: Session, world: World, client: FlaskClient, phone: Phone
+) -> None:
+    """Teacher A's home school is core A; the host school (member A) keeps the punches and
+    reviews their flags, so it sees the photos its teachers' check-ins name — and no other
+    photo of theirs."""
+    owner = world.users["teacher_a"].id
+    data = photo_bytes(12)
+    store_photo(app, owner, "pic-punch", data)
+    store_photo(app, owner, "pic-private", photo_bytes(13))
+    _push(
+        phone,
+        check_in(
+            "withpic000000012",
+            photo_id="pic-punch",
+            photo_sha256=hashlib.sha256(data).hexdigest(),
+            captured_at=int(CAPTURED.timestamp() * 1000),
+        ),
+    )
+    named, private = (
+        session.scalars(sa.select(Photo.id).where(Photo.photo_id == name)).one()
+        for name in ("pic-punch", "pic-private")
+    )
+
+    def status(persona: str, photo_pk: uuid.UUID) -> int:
+        response = client.get(f"/api/v1/photos/{photo_pk}/url", headers=world.headers[persona])
+        return response.status_code
+
+    assert status("host_admin_a", named) == 200
+    assert status("host_admin_a", private) == 404  # not named by a punch it may read
+    for outsider in ("school_admin_b", "bureau_b", "teacher_a2", "teacher_b"):
+        assert status(outsider, named) == 404, outsider
+    # Another teacher's punch naming the same client photo id grants nothing.
+    other = phone_for(client, session, world, "teacher_b")
+    other.pull()
+    response = other.push_request(
+        {
+            "check_ins": {
+                "created": [check_in("withpic000000013", photo_id="pic-private")],
+                "updated": [],
+                "deleted": [],
+            }
+        }
+    )
+    assert response.status_code == 200
+    assert status("school_admin_b", private) == 404

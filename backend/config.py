@@ -14,6 +14,7 @@ from dataclasses import dataclass, field, fields, replace
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_INSTANCE = PROJECT_ROOT / "instance"
@@ -59,6 +60,14 @@ def _dev_secret(instance: Path) -> str:
     return value
 
 
+def _with_connect_timeout(url: str, seconds: int) -> str:
+    """``url`` with libpq's ``connect_timeout`` added (0 leaves it without one)."""
+    query = urlsplit(url).query
+    if seconds <= 0 or "connect_timeout" in parse_qs(query):
+        return url
+    return f"{url}{'&' if query else '?'}connect_timeout={seconds}"
+
+
 @dataclass(frozen=True)
 class Settings:
     """The service's settings. Build with :meth:`from_env`; override in tests with :meth:`with_`."""
@@ -83,6 +92,10 @@ class Settings:
     page_size_max: int = 200
     password_min_length: int = 8
     sqlite_busy_timeout_ms: int = 15_000
+    # PostgreSQL: how long opening a connection may take before the request fails (503)
+    # instead of waiting on a database host that does not answer. Put into the URL as
+    # libpq's ``connect_timeout`` (minimum 2), unless the URL has one already.
+    database_connect_timeout: int = 5
     # How many reverse proxies stand in front (their X-Forwarded-For is trusted), 0 for none.
     proxy_count: int = 0
     # Photo evidence: where blobs live (local | s3 | memory) and the limits phones are told.
@@ -118,6 +131,9 @@ class Settings:
         if database_url.startswith(("postgres://", "postgresql://")):
             # psycopg 3 is the only PostgreSQL driver we ship.
             database_url = "postgresql+psycopg://" + database_url.split("://", 1)[1]
+        connect_timeout = _int(env, "DATABASE_CONNECT_TIMEOUT_SECONDS", 5)
+        if database_url.startswith("postgresql"):
+            database_url = _with_connect_timeout(database_url, connect_timeout)
         app_env = env.get("APP_ENV", "development")
         secret = env.get("SECRET_KEY") or ""
         if not secret:
@@ -132,6 +148,7 @@ class Settings:
         return cls(
             database_url=database_url,
             redis_url=env.get("REDIS_URL") or None,
+            database_connect_timeout=connect_timeout,
             instance_path=instance,
             media_root=Path(env.get("MEDIA_ROOT") or instance / "media"),
             secret_key=secret,
@@ -171,6 +188,8 @@ class Settings:
             raise ConfigError("MEDIA_STORAGE=s3 needs S3_BUCKET")
         if not 1 <= self.report_tally_day <= 28:
             raise ConfigError("REPORT_TALLY_DAY must be a day of the month from 1 to 28")
+        if self.database_connect_timeout < 0:
+            raise ConfigError("DATABASE_CONNECT_TIMEOUT_SECONDS must be 0 (none) or more")
         if self.log_format not in {"json", "text"}:
             raise ConfigError("LOG_FORMAT must be json or text")
         return self

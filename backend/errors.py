@@ -7,11 +7,18 @@ keyed by location then field, as webargs reports them).
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from flask import Flask, Response, current_app, g, jsonify
-from sqlalchemy.exc import DataError, IntegrityError
-from werkzeug.exceptions import HTTPException
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
+from werkzeug.exceptions import HTTPException, InternalServerError
+
+log = logging.getLogger(__name__)
+
+# What a client is told to wait when the database is away (a restart, a fail-over).
+RETRY_AFTER_SECONDS = 5
 
 
 class DomainError(Exception):
@@ -78,6 +85,43 @@ class PermissionDenied(DomainError):
     code = "forbidden"
 
 
+class Unavailable(DomainError):
+    """A dependency is away for now (the database restarting). The request's transaction
+    was rolled back — unless the connection broke during the COMMIT itself, when nobody
+    knows — so the client sends the same request again after ``retry_after`` seconds
+    (writes carry the client's own ids: a repeat is recognised, not applied twice)."""
+
+    status = 503
+    code = "unavailable"
+
+    def __init__(self, message: str, *, retry_after: int = RETRY_AFTER_SECONDS) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+def database_unavailable(error: BaseException) -> bool:
+    """Whether ``error``, or an error that caused it, is the database being unreachable:
+    refused or lost connections, a server shutting down or recovering, an exhausted pool.
+
+    Every ``OperationalError`` counts: the DB-API puts there what is about the database's
+    operation rather than the request (also deadlocks and serialization failures, which a
+    retry resolves too).
+    """
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, OperationalError | InterfaceError | PoolTimeout):
+            return True
+        if isinstance(current, DBAPIError) and current.connection_invalidated:
+            return True
+        if isinstance(current, InternalServerError) and current.original_exception is not None:
+            current = current.original_exception
+            continue
+        current = current.__cause__  # explicit chains only ("raise … from …")
+    return False
+
+
 def error_body(
     status: int,
     code: str,
@@ -119,6 +163,10 @@ def _describe_field_errors(errors: dict[str, Any]) -> str:
 
 
 def http_error_response(error: HTTPException) -> Response:
+    # A failed commit after the view reaches here as Flask's InternalServerError (through
+    # flask-smorest's HTTPException handler, or ours below).
+    if database_unavailable(error):
+        return unavailable_response(error)
     status = error.code or 500
     data: dict[str, Any] = getattr(error, "data", None) or {}
     errors = data.get("messages")
@@ -137,6 +185,14 @@ def http_error_response(error: HTTPException) -> Response:
         if name.lower() != "content-type":
             response.headers[name] = value
     return response
+
+
+def unavailable_response(error: BaseException) -> Response:
+    """503 ``unavailable`` with Retry-After, for an error :func:`database_unavailable` names."""
+    log.warning("database unavailable: %s", _first_line(error))
+    return domain_error_response(
+        Unavailable("The database is unavailable for the moment; retry later.")
+    )
 
 
 KEEP_CHANGES_FLAG = "keep_changes_despite_error"
@@ -186,9 +242,18 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(Exception)
     def _unexpected(error: Exception) -> Response:
+        if database_unavailable(error):
+            return unavailable_response(error)
         if isinstance(error, HTTPException):
             return http_error_response(error)
         app.logger.exception("unhandled error", exc_info=error)
         response = jsonify(error_body(500, "internal_error", "Internal server error"))
         response.status_code = 500
         return response
+
+
+def _first_line(error: BaseException) -> str:
+    if isinstance(error, InternalServerError) and error.original_exception is not None:
+        error = error.original_exception
+    text = str(error).strip().splitlines()
+    return f"{type(error).__name__}: {text[0] if text else ''}"

@@ -17,11 +17,13 @@ import importlib
 import json
 import logging
 import os
+import time
 from collections.abc import Callable
 from datetime import datetime
 from functools import wraps
 from typing import Any
 
+import rq
 import sqlalchemy as sa
 from flask import Flask, current_app, has_app_context
 from sqlalchemy import event
@@ -85,7 +87,14 @@ def enqueue_after_commit(session: Session, fn: JobFunction, **kwargs: Any) -> Ou
 def _relay_committed(session: Session) -> None:
     ids = session.info.pop(_PENDING_KEY, None)
     if ids and has_app_context():
-        relay(current_app._get_current_object(), ids)  # type: ignore[attr-defined]
+        try:
+            relay(current_app._get_current_object(), ids)  # type: ignore[attr-defined]
+        except Exception:
+            # The work has committed: the request succeeded whatever happens here. The
+            # rows stay unsent (the database went away right after the commit, say) and
+            # `flask jobs relay` sends them later.
+            log.exception("outbox rows %s committed but not relayed", ids)
+            JOB_FAILURES.labels("relay").inc()
 
 
 @event.listens_for(Session, "after_rollback")
@@ -99,10 +108,31 @@ def _resolve(name: str) -> JobFunction:
     return fn
 
 
+# Handing a job to Redis takes milliseconds, or Redis is in trouble (down, or hung: a
+# stopped server still accepts connections). A request never waits long on it: the row
+# stays in the outbox for `flask jobs relay`.
+REDIS_TIMEOUT_SECONDS = 1.0
+# After a failed hand-off this process stops trying Redis after each commit for a while
+# (each try would cost a request up to the timeout); `flask jobs relay` always tries.
+REDIS_RETRY_AFTER_SECONDS = 10.0
+# RQ delivers at least once, and a job whose worker died (SIGKILL, OOM, a lost host) is
+# "abandoned": RQ's registry clean-up runs it again while it has retries left, instead
+# of parking it in the failed registry for good. Jobs are idempotent, so a retry is safe.
+JOB_RETRIES = 3
+_redis_down_until: dict[str, float] = {}  # Redis URL -> monotonic time
+
+
 def relay(app: Flask, ids: list[Any] | None = None) -> int:
-    """Send committed outbox rows (these, or every one not yet sent) on; returns how many."""
+    """Send committed outbox rows (these, or every one not yet sent) on; returns how many.
+
+    With ``ids`` (right after a commit) nothing is sent to Redis while it was failing a
+    moment ago: those rows wait for the periodic relay, which is called without ids.
+    """
     settings = settings_of(app)
     database = database_of(app)
+    redis_url = settings.redis_url
+    if redis_url and ids is not None and time.monotonic() < _redis_down_until.get(redis_url, 0):
+        return 0
     sent = 0
     with database.unit_of_work() as session:
         stmt = sa.select(OutboxJob).where(OutboxJob.relayed_at.is_(None))
@@ -111,29 +141,48 @@ def relay(app: Flask, ids: list[Any] | None = None) -> int:
         rows = list(session.scalars(stmt.order_by(OutboxJob.created_at)))
     for row in rows:
         try:
-            if settings.redis_url:
-                _queue(settings.redis_url).enqueue(
-                    row.name, kwargs=row.args, job_id=str(row.id), result_ttl=3600
-                )
+            if redis_url:
+                _enqueue(redis_url, row)
             else:
                 with app.app_context():
                     _resolve(row.name)(**row.args)
         except Exception as exc:  # the row stays; `flask jobs relay` tries again
             log.exception("job %s (%s) could not run or be queued", row.name, row.id)
             JOB_FAILURES.labels("relay").inc()
+            if redis_url:
+                _redis_down_until[redis_url] = time.monotonic() + REDIS_RETRY_AFTER_SECONDS
             with database.unit_of_work() as session:
                 session.execute(
                     sa.update(OutboxJob)
                     .where(OutboxJob.id == row.id)
                     .values(attempts=OutboxJob.attempts + 1, last_error=str(exc)[:1000])
                 )
+            if redis_url:
+                break  # Redis is failing: the rest would wait for the timeout each
             continue
         with database.unit_of_work() as session:
             session.execute(
                 sa.update(OutboxJob).where(OutboxJob.id == row.id).values(relayed_at=utcnow())
             )
         sent += 1
+    if sent and redis_url:
+        _redis_down_until.pop(redis_url, None)
     return sent
+
+
+def _enqueue(redis_url: str, row: OutboxJob) -> None:
+    from rq import Retry
+
+    _queue(redis_url).enqueue(
+        row.name,
+        kwargs=row.args,
+        job_id=str(row.id),
+        result_ttl=3600,
+        retry=Retry(max=JOB_RETRIES),
+    )
+
+
+_connections: dict[str, Any] = {}
 
 
 def _queue(redis_url: str) -> Any:
@@ -141,7 +190,16 @@ def _queue(redis_url: str) -> Any:
     from rq import Queue
     from rq.serializers import JSONSerializer
 
-    return Queue(QUEUE, connection=Redis.from_url(redis_url), serializer=JSONSerializer)
+    # One client (and connection pool) per URL and process; redis-py resets a pool that
+    # crossed a fork.
+    connection = _connections.get(redis_url)
+    if connection is None:
+        connection = _connections[redis_url] = Redis.from_url(
+            redis_url,
+            socket_connect_timeout=REDIS_TIMEOUT_SECONDS,
+            socket_timeout=REDIS_TIMEOUT_SECONDS,
+        )
+    return Queue(QUEUE, connection=connection, serializer=JSONSerializer)
 
 
 _app: Flask | None = None
@@ -155,6 +213,32 @@ def _worker_app() -> Flask:
 
         _app = create_app()
     return _app
+
+
+# Every module that defines jobs (a worker imports them before forking work-horses).
+JOB_MODULES = (
+    "backend.attendance.jobs",
+    "backend.reports.jobs",
+    "backend.reports.webhooks",
+    "media.jobs",
+)
+
+
+class Worker(rq.Worker):
+    """The worker to deploy: ``rq worker --worker-class backend.jobs.Worker …``.
+
+    RQ forks a work-horse per job, and its own worker has imported nothing of ours: each
+    work-horse then imports the app, the image libraries and runs the app factory —
+    seconds of CPU before a photo of a few milliseconds' work. This one does that once,
+    before the first fork; every work-horse starts warm (and gets its own connections:
+    see :func:`_dispose_after_fork`).
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        _worker_app()
+        for name in JOB_MODULES:
+            importlib.import_module(name)
 
 
 def _dispose_after_fork() -> None:

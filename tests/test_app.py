@@ -111,7 +111,8 @@ def test_database_and_redis_urls_switch_to_the_real_parts(tmp_path: Path) -> Non
             "REDIS_URL": "redis://cache:6379/0",
         }
     )
-    assert settings.database_url == "postgresql+psycopg://u@db/ucomm"
+    # A database host that does not answer fails a connection in 5 s, not never.
+    assert settings.database_url == "postgresql+psycopg://u@db/ucomm?connect_timeout=5"
     assert settings.redis_url == "redis://cache:6379/0"
 
 

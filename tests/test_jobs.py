@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -112,3 +113,18 @@ def test_with_redis_jobs_go_to_rq_and_survive_an_outage(ctx: Flask, session: Ses
     finally:
         store_settings(ctx, original)
         connection.flushdb()
+
+
+@pytest.mark.db_independent
+def test_the_worker_preloads_every_module_that_defines_jobs(repo_root: Path) -> None:
+    """backend.jobs.Worker imports JOB_MODULES before forking: a module missing there would
+    make its jobs pay the imports in every work-horse again."""
+    from backend.jobs import JOB_MODULES
+
+    defining = {
+        ".".join(path.relative_to(repo_root).with_suffix("").parts)
+        for package in ("backend", "sync", "media")
+        for path in (repo_root / package).rglob("*.py")
+        if "\n@job\n" in path.read_text(encoding="utf-8")
+    }
+    assert defining == set(JOB_MODULES)

@@ -8,8 +8,11 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import Future
+from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,6 +29,12 @@ log = logging.getLogger(__name__)
 
 # A probe should answer well within a load balancer's timeout.
 REDIS_TIMEOUT_SECONDS = 0.5
+DATABASE_TIMEOUT_SECONDS = 2.0
+_PENDING_PROBE_KEY = "ucomm.readiness_database_probe"
+
+
+class DatabaseTimeout(TimeoutError):
+    """The database did not answer the readiness query in time (a host that hangs)."""
 
 
 @dataclass(frozen=True)
@@ -60,9 +69,42 @@ def _ms_since(started: float) -> float:
     return round((time.perf_counter() - started) * 1000, 2)
 
 
-def check_database(app: Flask) -> None:
+def _select_one(app: Flask) -> None:
     with database_of(app).new_session() as session:
         session.execute(sa.text("SELECT 1"))
+
+
+def check_database(app: Flask, timeout: float = DATABASE_TIMEOUT_SECONDS) -> None:
+    """``SELECT 1``, answered within ``timeout`` seconds or failed.
+
+    A refused connection fails at once, but a database host that hangs (or a server that
+    accepted the connection and stopped) would hold the probe for as long as it hangs:
+    libpq has no read timeout. So the query runs in a thread the probe stops waiting for.
+    At most one such thread per process waits on a hung database: while it does, later
+    probes fail at once instead of adding more. (SQLite is a local file: no thread.)
+    """
+    if database_of(app).engine.dialect.name == "sqlite":
+        _select_one(app)
+        return
+    pending: Future[None] | None = app.extensions.get(_PENDING_PROBE_KEY)
+    if pending is not None and not pending.done():
+        raise DatabaseTimeout("the previous check is still waiting for the database")
+    future: Future[None] = Future()
+
+    def probe() -> None:
+        try:
+            _select_one(app)
+        except BaseException as exc:
+            future.set_exception(exc)
+        else:
+            future.set_result(None)
+
+    app.extensions[_PENDING_PROBE_KEY] = future
+    threading.Thread(target=probe, name="readiness-database", daemon=True).start()
+    try:
+        future.result(timeout=timeout)
+    except FutureTimeout:
+        raise DatabaseTimeout(f"no answer from the database within {timeout}s") from None
 
 
 def check_redis(redis_url: str) -> None:

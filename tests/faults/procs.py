@@ -236,8 +236,13 @@ def start_rq_worker(
     burst: bool,
     name: str = "worker",
 ) -> Process:
+    """``rq worker`` as deployed, under ``processes``' care."""
+    return processes.start(name, rq_worker_command(redis_url, burst=burst), env)
+
+
+def rq_worker_command(redis_url: str, *, burst: bool) -> list[str]:
     """``rq worker`` as deployed (the app's worker class, JSON serializer, queue ``ucomm``)."""
-    command = [
+    return [
         sys.executable,
         "-m",
         "rq.cli",
@@ -251,7 +256,6 @@ def start_rq_worker(
         *(["--burst"] if burst else []),
         "ucomm",
     ]
-    return processes.start(name, command, env)
 
 
 # --- Redis -----------------------------------------------------------------------------------

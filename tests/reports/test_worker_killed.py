@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from datetime import timedelta
@@ -21,7 +20,7 @@ from backend.jobs import relay
 from backend.reports import tally
 from backend.reports.jobs import request_tally
 from backend.reports.models import HostMonthReport, ReportRun
-from tests.faults.procs import kill_tree
+from tests.faults.procs import kill_tree, rq_worker_command
 from tests.live import LiveServer, live_server
 from tests.test_jobs import REDIS_URL
 
@@ -48,20 +47,7 @@ def _worker(live: LiveServer, *, burst: bool, quiet: bool = False) -> subprocess
         "SECRET_KEY": live.settings.secret_key,
         "INSTANCE_PATH": str(live.settings.instance_path),
     }
-    command = [
-        sys.executable,
-        "-m",
-        "rq.cli",
-        "worker",
-        "--worker-class",
-        "backend.jobs.Worker",
-        "--url",
-        REDIS_URL,
-        "--serializer",
-        "rq.serializers.JSONSerializer",
-        *(["--burst"] if burst else []),
-        "ucomm",
-    ]
+    command = rq_worker_command(REDIS_URL, burst=burst)
     # Its own process group: the kill must take the work-horse that RQ forks as well.
     return subprocess.Popen(
         command,

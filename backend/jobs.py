@@ -13,6 +13,7 @@ runs before its data exists.
 
 from __future__ import annotations
 
+import gc
 import importlib
 import json
 import logging
@@ -236,9 +237,16 @@ class Worker(rq.Worker):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        _worker_app()
+        app = _worker_app()
         for name in JOB_MODULES:
-            importlib.import_module(name)
+            module = importlib.import_module(name)
+            # A module may make what its jobs would otherwise make in every work-horse.
+            prepare: Callable[[Flask], None] | None = getattr(module, "prepare_worker", None)
+            if prepare is not None:
+                prepare(app)
+        # What is loaded now lives as long as the worker: out of the collector's sight, a
+        # work-horse's collections do not touch (and so copy) the inherited pages.
+        gc.freeze()
 
 
 def _dispose_after_fork() -> None:

@@ -10,7 +10,8 @@ import uuid
 from datetime import timedelta
 
 import sqlalchemy as sa
-from flask import current_app
+from flask import Flask, current_app
+from PIL import Image
 from sqlalchemy.orm import Session
 
 from backend.db import utcnow
@@ -21,13 +22,41 @@ from backend.ops.metrics import PHOTOS_PROCESSED
 from media import services
 from media.images import process_image
 from media.models import Photo, Upload
+from media.s3 import S3Storage
+
+
+def prepare_worker(app: Flask) -> None:
+    """Before an RQ worker forks (see ``backend.jobs.Worker``), do once what every
+    work-horse would otherwise do first: process a tiny image (Pillow registers its
+    format plugins, the hashing code loads on first use) and make the S3 client (botocore
+    reads its service models). Made here and never used here, the client is inherited
+    with no connection open; each work-horse opens its own."""
+    sample = io.BytesIO()
+    Image.new("RGB", (64, 48), (90, 120, 150)).save(sample, "JPEG")
+    process_image(sample.getvalue(), max_pixels=settings_of(app).image_max_pixels)
+    store = services.storage(app)
+    if isinstance(store, S3Storage):
+        assert store.client is not None
 
 
 @job
 def process_photo(session: Session, photo_pk: str) -> None:
     photo = session.get(Photo, uuid.UUID(photo_pk))
-    if photo is None or photo.processed_at is not None:
+    if photo is None:
         return
+    if photo.processed_at is None and not _process(session, photo):
+        return  # another delivery of this job got here first (and tells the records)
+    # Committed apart from processing: every record that read this photo as unprocessed
+    # either committed before this look-up (found here) or commits after the photo's new
+    # state (and then finds it itself: see media.services.settle_after_commit). Run again
+    # on a retry, whether or not the first run got this far: telling the records is
+    # idempotent.
+    photo_changed.send(session, owner_id=photo.owner_id, photo_id=photo.photo_id)
+
+
+def _process(session: Session, photo: Photo) -> bool:
+    """Validate and derive ``photo``, and commit its new state; False if another delivery
+    of the job did it meanwhile."""
     # Decode before taking the row lock: decoding takes up to a second. (A MemoryError is
     # left to fail the job, so RQ retries it on a worker with memory to spare.)
     store = services.storage()
@@ -35,7 +64,7 @@ def process_photo(session: Session, photo_pk: str) -> None:
         report = process_image(stream.read(), max_pixels=settings_of(current_app).image_max_pixels)
     session.refresh(photo, with_for_update=True)
     if photo.processed_at is not None:
-        return  # another delivery of this job got here first
+        return False
     photo.detected_format = report.format
     photo.width, photo.height = report.width, report.height
     photo.exif_taken_at = report.exif_taken_at
@@ -53,9 +82,9 @@ def process_photo(session: Session, photo_pk: str) -> None:
         photo.status = "invalid"
         photo.invalid_reason = report.reason[:500] or "not a usable image"
     photo.processed_at = utcnow()
-    session.flush()
+    session.commit()
     PHOTOS_PROCESSED.labels(photo.status).inc()
-    photo_changed.send(session, owner_id=photo.owner_id, photo_id=photo.photo_id)
+    return True
 
 
 @job

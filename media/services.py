@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import hashlib
 import uuid
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 import sqlalchemy as sa
-from flask import Flask, current_app
+from flask import Flask, current_app, has_app_context
+from sqlalchemy import event
 from sqlalchemy.orm import Session
 
-from backend.db import utcnow
+from backend.db import database_of, utcnow
 from backend.events import photo_changed
 from backend.extensions import settings_of
 from media.models import Photo, Upload
@@ -110,6 +111,7 @@ def photo_state(
             return "invalid"
         if photo.status == "valid":
             return "verified"
+        note_unsettled(session, owner_id, photo_id)
         return "uploading"  # stored, not processed yet
     live = session.scalar(
         sa.select(
@@ -120,7 +122,53 @@ def photo_state(
             )
         )
     )
+    note_unsettled(session, owner_id, photo_id)
     return "uploading" if live else "expected"
+
+
+# --- a record and its photo's processing, committing at the same moment -------------------
+#
+# A record that reads its photo as not yet processed, and the processing job, may commit
+# in either order: the job commits the photo's state, *then* looks for the records naming
+# it (media.jobs.process_photo). A record committed before that look-up is found by it; a
+# record committed after it looks again itself, once committed, here. One of the two
+# always sees the other, with no lock between them.
+
+_UNSETTLED_KEY = "media.unsettled_photos"
+
+
+def note_unsettled(session: Session, owner_id: uuid.UUID, photo_id: str) -> None:
+    """This transaction read the photo as not processed yet (``photo_state`` does it)."""
+    session.info.setdefault(_UNSETTLED_KEY, set()).add((owner_id, photo_id))
+
+
+@event.listens_for(Session, "after_commit")
+def settle_after_commit(session: Session) -> None:
+    """Tell the records of this commit about photos processed while it ran."""
+    unsettled: set[tuple[uuid.UUID, str]] = session.info.pop(_UNSETTLED_KEY, set())
+    if not unsettled or not has_app_context():
+        return
+    app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
+    with database_of(app).unit_of_work() as uow:
+        processed = uow.execute(
+            sa.select(Photo.owner_id, Photo.photo_id).where(
+                Photo.processed_at.is_not(None),
+                sa.or_(
+                    *(
+                        sa.and_(Photo.owner_id == owner, Photo.photo_id == photo)
+                        for owner, photo in unsettled
+                    )
+                ),
+            )
+        ).all()
+        for owner_id, photo_id in processed:
+            photo_changed.send(uow, owner_id=owner_id, photo_id=photo_id)
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _forget_unsettled(session: Session, previous: Any) -> None:
+    if previous.parent is None:  # the whole transaction: its records were never written
+        session.info.pop(_UNSETTLED_KEY, None)
 
 
 def claim(session: Session, owner_id: uuid.UUID, photo_id: str) -> None:

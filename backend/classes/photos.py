@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from backend.classes.models import ClassSession
 from backend.events import photo_changed
 from media.models import Photo, Upload
-from media.services import claim
+from media.services import claim, note_unsettled
 
 # A photo in one of these states cannot serve as evidence: the form is incomplete until the
 # teacher names another one.
@@ -53,6 +53,9 @@ def photo_states(session: Session, owner_id: uuid.UUID, ids: Iterable[str]) -> d
         )
     ):
         states[photo_id] = {"valid": "verified", "invalid": "invalid"}.get(status, "uploading")
+    for photo_id, state in states.items():
+        if state in ("expected", "uploading"):
+            note_unsettled(session, owner_id, photo_id)
     return states
 
 

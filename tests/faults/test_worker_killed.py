@@ -1,7 +1,9 @@
-"""An RQ worker (and its work-horse) killed with SIGKILL in the middle of processing a photo:
-after the derivatives were written, before the row committed. Nothing is half-visible,
-RQ's clean-up of the abandoned job retries it by itself, and the retried run stores the
-very photo an uninterrupted run makes (same derivative bytes, same findings).
+"""An RQ worker (and its work-horse) killed with SIGKILL in the middle of a photo's job:
+the photo is processed and committed, the check-in naming it not yet told (the job
+commits the photo first, then tells the records: see ``media.jobs.process_photo``). RQ's
+clean-up of the abandoned job retries it by itself; the retry tells the check-in, and
+the photo is the very one an uninterrupted run makes (same derivative bytes, same
+findings).
 
 The roll-up half (a worker killed mid-tally; the retried tally hashes the same) is
 ``tests/reports/test_worker_killed.py``.
@@ -77,8 +79,8 @@ def test_a_worker_killed_mid_photo_is_retried_to_the_same_photo(
         store = services.storage(app)
         thumb_key = services.derived_key(sha, "thumb.jpg")
         view_key = services.derived_key(sha, "view.jpg")
-        # Hold the change journal's lock: processing updates the check-in, so its commit
-        # waits here — after the derivatives are written, before anything commits.
+        # Hold the change journal's lock: telling the check-in updates it, so the job's
+        # second commit waits here — after the photo's own commit.
         blocker = database.engine.connect()
         blocker.execute(sa.text("SELECT serial FROM sync_clock FOR UPDATE"))
         try:
@@ -89,7 +91,7 @@ def test_a_worker_killed_mid_photo_is_retried_to_the_same_photo(
                 with database.engine.connect() as watcher:
                     return bool(watcher.execute(LOCK_WAITERS).scalar_one())
 
-            wait_until(blocked, "the work-horse to block on its commit", timeout=60)
+            wait_until(blocked, "the work-horse to block telling the check-in", timeout=60)
             assert store.exists(thumb_key) and store.exists(view_key)  # its side effects
             horse = worker.kill()  # SIGKILL to the worker and its work-horse, both dead now
             assert horse, "no work-horse was running"
@@ -99,7 +101,7 @@ def test_a_worker_killed_mid_photo_is_retried_to_the_same_photo(
 
         with database.unit_of_work() as session:
             photo = session.scalars(sa.select(Photo).where(Photo.photo_id == "selfie-1")).one()
-            assert (photo.processed_at, photo.phash, photo.thumb_key) == (None, None, None)
+            assert photo.processed_at is not None and photo.thumb_key == thumb_key
             assert session.get(CheckIn, "killed-photo-0001").photo_state == "uploading"  # type: ignore[union-attr]
 
         # RQ's clean-up (every worker runs it now and then; here as if its time had come)

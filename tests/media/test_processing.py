@@ -286,3 +286,34 @@ def test_the_host_school_sees_the_photo_of_a_punch_it_judges(
     )
     assert response.status_code == 200
     assert status("school_admin_b", private) == 404
+
+
+def test_a_record_committing_after_its_photos_job_looked_finds_the_photo_itself(
+    app: Flask, session: Session, world: World, phone: Phone
+) -> None:
+    """The race the scale-out run found: a push reads its photo as unprocessed, the photo
+    job commits the photo and looks for records (not seeing the push's, uncommitted), then
+    the push commits. The push looks again once committed, so the check-in is verified."""
+    owner = world.users["teacher_a"].id
+    data = photo_bytes(14)
+    sha = hashlib.sha256(data).hexdigest()
+    _push(
+        phone,
+        check_in(
+            "withpic000000014",
+            photo_id="pic-race",
+            photo_sha256=sha,
+            captured_at=int(CAPTURED.timestamp() * 1000),
+        ),
+    )
+    # The photo arrives and is processed, but nobody tells the check-in (the job's look-up
+    # ran before the push committed).
+    with mock.patch.object(services, "photo_changed"), mock.patch("media.jobs.photo_changed"):
+        store_photo(app, owner, "pic-race", data)
+    assert _check_in(session, "withpic000000014").photo_state in ("expected", "uploading")
+
+    # The push's transaction as it was: it read the photo while unprocessed…
+    with app.app_context(), database_of(app).unit_of_work() as push:
+        services.note_unsettled(push, owner, "pic-race")
+    # …and, committed, looked again.
+    assert _check_in(session, "withpic000000014").photo_state == "verified"

@@ -172,14 +172,12 @@ def relay(app: Flask, ids: list[Any] | None = None) -> int:
 
 
 def _enqueue(redis_url: str, row: OutboxJob) -> None:
-    from rq import Retry
-
     _queue(redis_url).enqueue(
         row.name,
         kwargs=row.args,
         job_id=str(row.id),
         result_ttl=3600,
-        retry=Retry(max=JOB_RETRIES),
+        retry=rq.Retry(max=JOB_RETRIES),
     )
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import uuid
+from collections.abc import Iterable, Mapping
 from typing import Any, BinaryIO
 
 import sqlalchemy as sa
@@ -96,34 +97,54 @@ def find_photo(session: Session, owner_id: uuid.UUID, photo_id: str) -> Photo | 
     ).one_or_none()
 
 
+# A stored photo's state by its processing status; any other status: not processed yet.
+_STATE_OF_STATUS = {"valid": "verified", "invalid": "invalid"}
+# States that change by themselves once the photo arrives or is processed.
+UNSETTLED = frozenset({"expected", "uploading"})
+
+
 def photo_state(
     session: Session, owner_id: uuid.UUID, photo_id: str | None, sha256: str | None
 ) -> str | None:
     """Where the photo a record names stands: None if it names none, else one of
-    expected / uploading / verified / mismatch / invalid."""
+    expected / uploading / verified / mismatch / invalid. For a record that stores the
+    state: an unsettled one is noted (:func:`note_unsettled`)."""
     if not photo_id:
         return None
     photo = find_photo(session, owner_id, photo_id)
+    if photo is not None and sha256 and photo.sha256 != sha256:
+        return "mismatch"
     if photo is not None:
-        if sha256 and photo.sha256 != sha256:
-            return "mismatch"
-        if photo.status == "invalid":
-            return "invalid"
-        if photo.status == "valid":
-            return "verified"
-        note_unsettled(session, owner_id, photo_id)
-        return "uploading"  # stored, not processed yet
-    live = session.scalar(
-        sa.select(
-            sa.exists().where(
-                Upload.owner_id == owner_id,
-                Upload.photo_id == photo_id,
-                Upload.status == "in_progress",
-            )
+        state = _STATE_OF_STATUS.get(photo.status, "uploading")
+    else:
+        state = photo_states(session, owner_id, [photo_id])[photo_id]
+    note_unsettled(session, owner_id, {photo_id: state})
+    return state
+
+
+def photo_states(session: Session, owner_id: uuid.UUID, ids: Iterable[str]) -> dict[str, str]:
+    """Each named photo's state (:func:`photo_state`'s, without the digest check), in two
+    queries whatever the number of photos."""
+    wanted = list(dict.fromkeys(ids))
+    if not wanted:
+        return {}
+    states = {p: "expected" for p in wanted}
+    uploading = session.scalars(
+        sa.select(Upload.photo_id).where(
+            Upload.owner_id == owner_id,
+            Upload.photo_id.in_(wanted),
+            Upload.status == "in_progress",
         )
     )
-    note_unsettled(session, owner_id, photo_id)
-    return "uploading" if live else "expected"
+    for photo_id in uploading:
+        states[photo_id] = "uploading"
+    for photo_id, status in session.execute(
+        sa.select(Photo.photo_id, Photo.status).where(
+            Photo.owner_id == owner_id, Photo.photo_id.in_(wanted)
+        )
+    ):
+        states[photo_id] = _STATE_OF_STATUS.get(status, "uploading")
+    return states
 
 
 # --- a record and its photo's processing, committing at the same moment -------------------
@@ -137,9 +158,12 @@ def photo_state(
 _UNSETTLED_KEY = "media.unsettled_photos"
 
 
-def note_unsettled(session: Session, owner_id: uuid.UUID, photo_id: str) -> None:
-    """This transaction read the photo as not processed yet (``photo_state`` does it)."""
-    session.info.setdefault(_UNSETTLED_KEY, set()).add((owner_id, photo_id))
+def note_unsettled(session: Session, owner_id: uuid.UUID, states: Mapping[str, str]) -> None:
+    """This transaction stores these photo states (photo id → state): those not settled
+    yet are looked at again once it has committed."""
+    unsettled = {(owner_id, p) for p, state in states.items() if state in UNSETTLED}
+    if unsettled:
+        session.info.setdefault(_UNSETTLED_KEY, set()).update(unsettled)
 
 
 @event.listens_for(Session, "after_commit")

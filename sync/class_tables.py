@@ -29,6 +29,7 @@ from backend.classes.models import ClassSession, TimetableEntry
 from backend.classes.timetable import school_year_of
 from backend.clock import epoch_ms
 from backend.errors import DomainError
+from media.services import photo_states
 from sync.registry import Column, Rejected, SyncTable, WireType
 
 VERSION = 4
@@ -122,7 +123,7 @@ def _sessions_for(p: Principal) -> sa.Select[Any] | None:
 def _session_wire(row: ClassSession) -> dict[str, Any]:
     session = object_session(row)
     assert session is not None  # rows come from the pull's own queries
-    states = photos.photo_states(session, row.submitted_by_id, photos.photo_ids_of(row))
+    states = photo_states(session, row.submitted_by_id, photos.photo_ids_of(row))
     return {
         "id": row.id,
         "community_id": str(row.community_id),

@@ -30,6 +30,7 @@ from typing import Any, ClassVar
 
 import sqlalchemy as sa
 from flask import g, has_app_context
+from rq import get_current_job
 from sqlalchemy import event
 from sqlalchemy.orm import Session, SessionTransaction
 
@@ -104,9 +105,7 @@ def current_actor(session: Session) -> Actor:
                 device_id=principal.device_id,
                 request_id=request_id,
             )
-    from rq import get_current_job  # a worker's job, when this runs in one
-
-    job = get_current_job()
+    job = get_current_job()  # a worker's job, when this runs in one
     if job is not None:
         return Actor(name=f"job:{job.func_name}", role="system", request_id=f"rq:{job.id}")
     return Actor(name="system", role="system")

@@ -52,6 +52,7 @@ from backend.classes.timetable import (
 from backend.db import utcnow
 from backend.errors import Conflict, InvalidInput, NotFound, PermissionDenied, RuleViolation
 from backend.org.models import School
+from media.services import note_unsettled, photo_states
 
 KIND = "class_session"
 RULE = "003 §四(四)"
@@ -498,7 +499,8 @@ def refresh(session: Session, rows: Iterable[ClassSession]) -> None:
     live = [r for r in rows if r.deleted_at is None]
     names = _school_names(session, live)
     for row in live:
-        states = photos.photo_states(session, row.submitted_by_id, photos.photo_ids_of(row))
+        states = photo_states(session, row.submitted_by_id, photos.photo_ids_of(row))
+        note_unsettled(session, row.submitted_by_id, states)
         complete, missing = completeness(row, states, names)
         if (row.complete, row.missing) != (complete, missing):
             row.complete, row.missing = complete, missing

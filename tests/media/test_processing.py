@@ -314,6 +314,6 @@ def test_a_record_committing_after_its_photos_job_looked_finds_the_photo_itself(
 
     # The push's transaction as it was: it read the photo while unprocessed…
     with app.app_context(), database_of(app).unit_of_work() as push:
-        services.note_unsettled(push, owner, "pic-race")
+        services.note_unsettled(push, owner, {"pic-race": "uploading"})
     # …and, committed, looked again.
     assert _check_in(session, "withpic000000014").photo_state == "verified"
